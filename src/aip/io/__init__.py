@@ -1,0 +1,11 @@
+"""Reading and writing images, and the built-in sample images.
+
+In memory every image is float32 in [0, 1], shaped (H, W) for gray and (H, W, C) for colour.
+Integer files are converted by one rule (see :mod:`aip._shared.validate`): 8-bit values are divided by
+255 and 16-bit values by 65535. Writing rounds to the nearest integer after clipping to [0, 1].
+"""
+
+from aip.io.images import read_image, write_image, IMAGE_SUFFIXES
+from aip.io.samples import SAMPLE_NAMES, load_sample, load_image
+
+__all__ = ["read_image", "write_image", "load_sample", "load_image", "SAMPLE_NAMES", "IMAGE_SUFFIXES"]
