@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/aip demo --out demo-out
+	$(VENV)/bin/aip demo --out demo-out --force
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile

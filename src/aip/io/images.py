@@ -45,6 +45,8 @@ def read_image(path: str | os.PathLike, *, alpha: AlphaMode = "keep",
         except ValueError as exc:
             raise ValueError(f"{p}: not a valid .npy image file ({exc})") from None
         img = as_image(arr, name=str(p))
+    elif p.suffix.lower() in (".tif", ".tiff"):
+        img = _read_tiff(p)
     else:
         img = _read_pillow(p)
     if img.ndim == 3 and img.shape[2] in (2, 4):
@@ -70,6 +72,28 @@ def to_gray(img: np.ndarray) -> np.ndarray:
         return img[..., 0]
     rgb = img[..., :3]
     return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+
+
+def _tifffile():
+    import tifffile  # installed with scikit-image
+
+    return tifffile
+
+
+def _read_tiff(p: Path) -> np.ndarray:
+    """TIFF through tifffile, which keeps 16-bit colour (Pillow reduces it to 8 bits)."""
+    try:
+        arr = _tifffile().imread(p)
+    except Exception as exc:  # tifffile raises many types on foreign data
+        try:
+            return _read_pillow(p)
+        except ValueError:
+            raise ValueError(f"{p}: cannot read TIFF image ({exc})") from None
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 2, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar storage
+    if arr.dtype.kind == "f":
+        return as_image(arr, name=str(p))
+    return int_to_float(arr)
 
 
 def _read_pillow(p: Path) -> np.ndarray:
@@ -135,7 +159,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: Litera
             return atomic_write(p, lambda tmp: pil.save(tmp), force=force)
         if suffix == ".png":
             raise ValueError("16-bit colour needs .tif (Pillow writes 16-bit PNG for gray only)")
-        return atomic_write(p, lambda tmp: _write_tiff16(tmp, arr16), force=force)
+        return atomic_write(p, lambda tmp: _tifffile().imwrite(tmp, arr16, photometric="rgb"), force=force)
     arr8 = np.round(clipped * 255.0).astype(np.uint8)
     if suffix in (".jpg", ".jpeg") and arr8.ndim == 3 and arr8.shape[2] in (2, 4):
         arr8 = arr8[..., :-1]  # JPEG has no alpha
@@ -143,43 +167,3 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: Litera
         Image.merge("LA", [Image.fromarray(arr8[..., 0]), Image.fromarray(arr8[..., 1])])
     kwargs = {"quality": int(quality)} if suffix in (".jpg", ".jpeg") else {}
     return atomic_write(p, lambda tmp: pil.save(tmp, **kwargs), force=force)
-
-
-def _write_tiff16(tmp: str, arr16: np.ndarray) -> None:
-    """16-bit colour TIFF without extra dependencies (uncompressed, chunky RGB[A])."""
-    import struct
-
-    h, w, c = arr16.shape
-    data = arr16.astype("<u2").tobytes()
-    entries = []
-
-    def entry(tag, typ, count, value):
-        entries.append((tag, typ, count, value))
-
-    n_tags = 11
-    header = 8
-    ifd_size = 2 + n_tags * 12 + 4
-    bps_off = header + ifd_size
-    data_off = bps_off + 2 * c
-    entry(256, 4, 1, w)
-    entry(257, 4, 1, h)
-    entry(258, 3, c, bps_off if c > 2 else (16 | (16 << 16)))
-    entry(259, 3, 1, 1)
-    entry(262, 3, 1, 2)
-    entry(273, 4, 1, data_off)
-    entry(277, 3, 1, c)
-    entry(278, 4, 1, h)
-    entry(279, 4, 1, len(data))
-    entry(284, 3, 1, 1)
-    entry(338, 3, 1, 2 if c == 4 else 0) if c == 4 else entry(339, 3, 1, 1)
-    with open(tmp, "wb") as fh:
-        fh.write(b"II*\x00" + struct.pack("<I", header))
-        fh.write(struct.pack("<H", len(entries)))
-        for tag, typ, count, value in entries:
-            if typ == 3 and count == 1:
-                fh.write(struct.pack("<HHIHH", tag, typ, count, value, 0))
-            else:
-                fh.write(struct.pack("<HHII", tag, typ, count, value))
-        fh.write(struct.pack("<I", 0))
-        fh.write(struct.pack(f"<{c}H", *([16] * c)))
-        fh.write(data)

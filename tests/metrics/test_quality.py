@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from aip.metrics import bits_per_pixel, compression_ratio, mse, psnr, ssim
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.default_rng(1)
+    x = rng.random((48, 40))
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    return x, y
+
+
+def test_mse_psnr_closed_form(pair):
+    x, y = pair
+    m = np.mean((x - y) ** 2)
+    assert mse(x, y) == pytest.approx(m)
+    assert psnr(x, y, data_range=1.0) == pytest.approx(10 * np.log10(1 / m))
+    assert psnr(x, y, data_range=1.0) == pytest.approx(peak_signal_noise_ratio(x, y, data_range=1.0))
+    assert psnr(x, x, data_range=1.0) == float("inf")
+
+
+def test_ssim_equals_skimage(pair):
+    x, y = pair
+    ref = structural_similarity(x, y, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=False)
+    assert abs(ssim(x, y, data_range=1.0) - ref) < 1e-4
+    assert ssim(x, x, data_range=1.0) == pytest.approx(1.0)
+
+
+def test_ssim_colour_equals_skimage():
+    rng = np.random.default_rng(2)
+    x = rng.random((32, 32, 3))
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    ref = structural_similarity(x, y, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=False, channel_axis=-1)
+    assert abs(ssim(x, y, data_range=1.0, channel_axis=-1) - ref) < 1e-4
+
+
+def test_rate_metrics():
+    assert bits_per_pixel(32768, 512, 512) == pytest.approx(1.0)
+    assert compression_ratio(32768, 512, 512) == pytest.approx(8.0)
+    assert compression_ratio(1000, 100, 100, channels=3) == pytest.approx(30.0)
+
+
+def test_bad_inputs(pair):
+    x, y = pair
+    with pytest.raises(ValueError, match="same shape"):
+        mse(x, y[:-1])
+    with pytest.raises(ValueError, match="data_range"):
+        psnr(x, y, data_range=0)
+    with pytest.raises(TypeError):
+        psnr(x, y, data_range="1")
+    with pytest.raises(ValueError, match="at least"):
+        ssim(x[:5, :5], y[:5, :5], data_range=1.0)
