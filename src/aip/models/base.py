@@ -11,6 +11,14 @@ The trainer knows nothing about a model beyond this class:
   trainer wrap the model in DistributedDataParallel.
 - ``sample(n, *, y=None, generator=None, **kwargs)``: ``n`` images as float (n, C, H, W) in [0, 1].
 - ``conditional``: whether the model takes labels.
+- ``optimizer_options(phase)`` (optional): overrides of the trainer's optimiser settings for one phase,
+  e.g. ``{"lr": 2e-4, "betas": (0.5, 0.999)}`` for a DCGAN; the default takes the config's ``lr``, ``betas``
+  and ``weight_decay`` fields where present. Values set explicitly in the TrainConfig override these.
+- ``nll(x, y=None)`` (optional, not defined here): per-image negative log-likelihood in nats (B,) of
+  images in [0, 1], exact or a bound; ``aip evaluate`` reports it in nats and bits/dim when present.
+
+Models are listed by name in ``aip.models.registry.MODELS``; the trainer (:mod:`aip.train.models`) also finds
+any subclass with a ``name`` and a ``config_class`` (plug-ins, tiny test models).
 """
 
 from __future__ import annotations
@@ -44,6 +52,11 @@ class GenerativeModel(nn.Module):
         if phase != "main":
             raise ValueError(f"phase: expected 'main', got {phase!r}")
         return self.parameters()
+
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """The model's optimiser defaults for ``phase``: its config's ``lr``, ``betas`` and ``weight_decay``
+        fields where it has them (an explicit ``--lr`` etc. of the trainer overrides them)."""
+        return {k: getattr(self.config, k) for k in ("lr", "betas", "weight_decay") if hasattr(self.config, k)}
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         raise NotImplementedError

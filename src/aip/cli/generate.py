@@ -1,0 +1,212 @@
+"""``aip train``, ``aip sample`` and ``aip evaluate``: generative models from the command line.
+
+    aip train MODEL --data NAME|PATH --out RUN_DIR [--steps N | --epochs N] [--key value ...]
+    aip sample RUN_DIR -n 64 -o grid.png [--sampler ddim --steps 50 --guidance 3 --label 7]
+    aip evaluate RUN_DIR [-n 1000] [--json]
+
+Extra ``--key value`` pairs of ``aip train`` set fields of the model's config dataclass (``--hidden-dim 64``);
+unknown keys are an error listing the known ones. ``aip train`` runs unchanged under
+``torchrun --nproc_per_node K`` (DistributedDataParallel; ``--batch-size`` is per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aip.cli.common import add_force_flag, add_json_flag, report
+
+
+class _KeyValueParser(argparse.ArgumentParser):
+    """A sub-parser that keeps unknown ``--key value`` pairs in ``args.extra`` instead of failing."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, rest = super().parse_known_args(args, namespace)
+        ns.extra = list(getattr(ns, "extra", None) or []) + list(rest)
+        return ns, []
+
+
+def parse_key_values(tokens: list[str]) -> dict[str, str]:
+    """``["--hidden-dim", "64", "--beta=2"]`` -> ``{"hidden_dim": "64", "beta": "2"}`` (clear errors)."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--") or len(tok) < 3:
+            raise ValueError(f"model options: expected --key value pairs, got {tok!r}")
+        if "=" in tok:
+            key, value = tok[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(tokens) or (tokens[i + 1].startswith("--") and len(tokens[i + 1]) > 2):
+                raise ValueError(f"{tok}: expected a value after it (--key value)")
+            key, value = tok[2:], tokens[i + 1]
+            i += 2
+        out[key.replace("-", "_")] = value
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a generative model (VAE, GAN, diffusion, ...)",
+                       description="Train a generative model on a built-in dataset or a folder. Extra "
+                                   "--key value pairs set the model's config. Runs under torchrun for DDP.")
+    p.__class__ = _KeyValueParser  # keep unknown --key value pairs for the model config
+    p.add_argument("model", nargs="?", default=None,
+                   help="model name (vae, cvae, vampvae, vqvae, gan, dcgan, cgan, ddpm, ncsn, ...); "
+                        "optional with --resume")
+    p.add_argument("--data", default=None, help="built-in dataset (digits, digits8, faces, patches) or a folder")
+    p.add_argument("--out", required=True, help="run directory (config, log, samples, checkpoints)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="optimiser steps")
+    length.add_argument("--epochs", type=int, default=None, help="passes over the data")
+    p.add_argument("--batch-size", type=int, default=None, help="batch per process (default 64)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's, else 2e-4)")
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--warmup", type=int, default=None, help="linear learning-rate warm-up steps")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=None)
+    p.add_argument("--ema-decay", type=float, default=None, help="EMA of weights for sampling (0: off)")
+    p.add_argument("--grad-clip", type=float, default=None, help="gradient-norm clip (0: off; default 1)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N or auto")
+    p.add_argument("--log-every", type=int, default=None)
+    p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps")
+    p.add_argument("--checkpoint-every", type=int, default=None)
+    p.add_argument("--num-samples", type=int, default=None, help="images in each sample grid")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_flag(p)
+    p.set_defaults(func=run_train, extra=[])
+
+    s = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid",
+                       description="Sample from a run's EMA model and write one image grid.")
+    s.add_argument("run", help="run directory written by aip train")
+    s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("-o", "--output", required=True, help="output image (PNG grid)")
+    s.add_argument("--sampler", default=None, help="sampler of the model (e.g. ddpm, ddim, langevin)")
+    s.add_argument("--steps", type=int, default=None, help="sampling steps (diffusion, Langevin)")
+    s.add_argument("--eta", type=float, default=None, help="DDIM eta")
+    s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    s.add_argument("--label", type=int, default=None, help="class of every sample (conditional models)")
+    s.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None)
+    s.add_argument("--no-ema", action="store_true", help="use the raw weights instead of their EMA")
+    add_force_flag(s)
+    add_json_flag(s)
+    s.set_defaults(func=run_sample)
+
+    e = sub.add_parser("evaluate", help="FID-LeNet, classifier score, class accuracy and NLL of a run",
+                       description="Evaluate a run: FID-LeNet against the test split with the real-data "
+                                   "floor, classifier score, class accuracy of conditional samples, NLL.")
+    e.add_argument("run", help="run directory written by aip train")
+    e.add_argument("-n", type=int, default=1000, help="samples and real images per FID (default 1000)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--sampler", default=None)
+    e.add_argument("--steps", type=int, default=None)
+    e.add_argument("--eta", type=float, default=None)
+    e.add_argument("--guidance", type=float, default=None)
+    e.add_argument("--device", default=None)
+    add_json_flag(e)
+    e.set_defaults(func=run_evaluate)
+
+
+_TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "weight_decay", "warmup", "lr_schedule", "ema_decay",
+                "grad_clip", "seed", "device", "log_every", "sample_every", "checkpoint_every", "num_samples")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from aip.train import distributed as D
+    from aip.train.config import TrainConfig
+    from aip.train.run import train_run
+
+    options = parse_key_values(args.extra)
+    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    for k in ("steps", "epochs"):
+        if k in given and given[k] < 1:
+            raise ValueError(f"--{k}: expected a positive integer, got {given[k]}")
+    if args.resume:
+        if options:
+            raise ValueError(f"--resume: model options cannot change, got {', '.join('--' + k for k in options)}")
+        if args.data is not None:
+            raise ValueError("--resume: the data cannot change; leave out --data")
+        trainer = train_run(args.model, args.out, resume=True, overrides=given, progress=not args.quiet)
+    else:
+        if args.model is None:
+            raise ValueError("model: expected a model name (aip train MODEL --data ... --out ...)")
+        if args.data is None:
+            raise ValueError("--data: expected a built-in dataset name or a folder")
+        if "steps" not in given and "epochs" not in given:
+            raise ValueError("--steps/--epochs: expected one of them")
+        if "grad_clip" in given and given["grad_clip"] == 0:
+            given["grad_clip"] = None
+        cfg = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given)
+        trainer = train_run(args.model, args.out, config=cfg, model_options=options, progress=not args.quiet)
+    if D.is_main():
+        last = trainer.history[-1] if trainer.history else {}
+        result: dict[str, Any] = {"model": trainer.module.name, "run": str(args.out), "step": trainer.step,
+                                  "world_size": trainer.world_size}
+        result.update({k: v for k, v in last.items() if k.endswith("loss")})
+        report(args, result)
+    return 0
+
+
+def _sample_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k, None) is not None}
+
+
+def _check_sample_kwargs(model, kwargs: dict[str, Any]) -> None:
+    import inspect
+
+    params = inspect.signature(model.sample).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        # **kwargs: the model decides; nothing to check here
+        return
+    for k in kwargs:
+        if k not in params:
+            raise ValueError(f"--{k}: the {model.name} model does not take it (its sample() options: "
+                             f"{', '.join(n for n in params if n not in ('n', 'y', 'generator')) or 'none'})")
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from aip._shared.files import check_writable
+    from aip._shared.validate import check_int
+    from aip.train.run import load_run
+    from aip.train.trainer import balanced_labels, sample_model, save_image_grid
+
+    n = check_int(args.n, "-n", low=1)
+    check_writable(args.output, args.force)
+    model, meta = load_run(args.run, ema=not args.no_ema, device=args.device)
+    kwargs = {**meta["train"].get("sample_kwargs", {}), **_sample_kwargs(args)}
+    _check_sample_kwargs(model, _sample_kwargs(args))
+    k = int(meta["data"]["num_classes"])
+    y = None
+    if args.label is not None:
+        if not model.conditional:
+            raise ValueError(f"--label: the {model.name} model is unconditional")
+        check_int(args.label, "--label", low=0, high=getattr(model.config, "num_classes", k) - 1)
+        y = torch.full((n,), args.label, dtype=torch.int64)
+    elif model.conditional:
+        y = balanced_labels(n, getattr(model.config, "num_classes", k))
+    t0 = time.perf_counter()
+    imgs = sample_model(model, n, y=y, seed=args.seed, **kwargs)
+    secs = time.perf_counter() - t0
+    nrow = args.nrow or (k if (y is not None and args.label is None and k <= 16) else None)
+    save_image_grid(imgs, args.output, nrow=nrow, force=args.force)
+    report(args, {"run": str(args.run), "model": model.name, "step": meta["step"], "n": n,
+                  "output": str(args.output), "seconds": round(secs, 3), **kwargs})
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from aip._shared.validate import check_int
+    from aip.train.evaluate import evaluate_run
+
+    check_int(args.n, "-n", low=2)
+    res = evaluate_run(args.run, n=args.n, seed=args.seed, sample_kwargs=_sample_kwargs(args), device=args.device)
+    report(args, res)
+    return 0

@@ -1,0 +1,73 @@
+"""The built-in offline datasets: ``digits``, ``digits8``, ``faces``, ``patches``.
+
+Each returns ``(images uint8 (N, H, W[, C]), labels int64 (N,), class names)`` for a fixed split.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def _digits(split: str):
+    from aip.data.digits import load_digits_split
+
+    x, y = load_digits_split(split)
+    return x, y, [str(d) for d in range(10)]
+
+
+def _digits8(split: str):
+    """scikit-learn's ``load_digits`` (1,797 8x8 images, values 0..16), a fixed seeded 80/20 split."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.round(d.images / 16.0 * 255).astype(np.uint8)
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(8).permutation(len(y))
+    n_test = len(y) // 5
+    idx = np.sort(order[:n_test] if split == "test" else order[n_test:])
+    return x[idx], y[idx], [str(k) for k in range(10)]
+
+
+def _faces(split: str):
+    """scikit-image's ``lfw_subset.npy``: 100 LFW faces then 100 non-face crops, 25x25 gray.
+
+    Label 0 is a face, 1 a non-face; the last 10 of each class form the test split.
+    """
+    import skimage
+
+    a = np.load(os.path.join(os.path.dirname(skimage.__file__), "data", "lfw_subset.npy"))
+    x = np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+    y = np.repeat(np.arange(2, dtype=np.int64), 100)
+    test = np.zeros(200, bool)
+    test[90:100] = test[190:200] = True
+    m = test if split == "test" else ~test
+    return x[m], y[m], ["face", "non-face"]
+
+
+PATCH_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "coins", "moon", "brick", "grass", "gravel",
+                "rocket", "hubble_deep_field", "horse", "page", "text")
+PATCH_SIZE = 32
+PATCH_COUNT = {"train": (20000, 11), "test": (2000, 12)}
+
+
+def _patches(split: str):
+    """Random 32x32 gray patches of scikit-image's bundled photos (seeded); the label is the photo index."""
+    from aip.io import load_sample
+
+    n, seed = PATCH_COUNT[split]
+    rng = np.random.default_rng(seed)
+    photos = [load_sample(name, gray=True) for name in PATCH_PHOTOS]
+    which = np.arange(n) % len(photos)
+    rng.shuffle(which)
+    out = np.empty((n, PATCH_SIZE, PATCH_SIZE), np.uint8)
+    for i, k in enumerate(which):
+        img = photos[k]
+        r = rng.integers(0, img.shape[0] - PATCH_SIZE + 1)
+        c = rng.integers(0, img.shape[1] - PATCH_SIZE + 1)
+        out[i] = np.round(img[r:r + PATCH_SIZE, c:c + PATCH_SIZE] * 255).astype(np.uint8)
+    return out, which.astype(np.int64), list(PATCH_PHOTOS)
+
+
+BUILTIN = {"digits": _digits, "digits8": _digits8, "faces": _faces, "patches": _patches}

@@ -1,0 +1,45 @@
+"""Generative networks: autoencoders (AE, VAE, CVAE, VampPrior VAE, VQ-VAE), GANs (GAN, DCGAN, cGAN),
+DDPM with a compact U-Net, and the noise-conditional score network (NCSN).
+
+Every model is a :class:`~aip.models.base.GenerativeModel` built from a dataclass config;
+``build_model(name, **overrides)`` builds one by name (``MODELS`` lists them). Names load lazily, so
+``import aip.models`` does not import torch until a model is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+METHODS = {
+    "autoencoders": ["ae", "vae", "cvae", "vampvae", "vqvae"],
+    "gans": ["gan", "dcgan", "cgan"],
+    "diffusion": ["ddpm", "ncsn"],
+}
+
+_LAZY = {
+    "GenerativeModel": "base",
+    "MODELS": "registry", "build_model": "registry", "make_config": "registry", "model_from_config_dict": "registry",
+    "UNet": "unet", "UNetConfig": "unet", "count_parameters": "unet",
+    "AE": "vae", "VAE": "vae", "CVAE": "vae", "VampVAE": "vae", "VQVAE": "vae", "VAEConfig": "vae",
+    "CVAEConfig": "vae", "VampVAEConfig": "vae", "VQVAEConfig": "vae", "VectorQuantizerEMA": "vae",
+    "nats_to_bits_per_dim": "vae",
+    "GAN": "gan", "DCGAN": "gan", "CGAN": "gan", "GANConfig": "gan", "DCGANConfig": "gan", "CGANConfig": "gan",
+    "DDPM": "diffusion", "DDPMConfig": "diffusion", "NoiseAwareClassifier": "diffusion",
+    "NoiseAwareClassifierConfig": "diffusion",
+    "NCSN": "ncsn", "NCSNConfig": "ncsn",
+}
+
+__all__ = ["METHODS", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"aip.models.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aip.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

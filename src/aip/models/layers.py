@@ -1,0 +1,156 @@
+"""Building blocks shared by the generative networks: embeddings, residual blocks, attention, conv stacks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Transformer sinusoidal embedding of (possibly fractional) timesteps, shape (B, dim).
+
+    References
+    ----------
+    Vaswani et al., "Attention Is All You Need", 2017; used for diffusion timesteps by Ho et al. 2020.
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float().view(-1, 1) * freqs.view(1, -1)
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+    if dim % 2:
+        emb = F.pad(emb, (0, 1))
+    return emb
+
+
+def group_norm(channels: int, groups: int = 8) -> nn.GroupNorm:
+    """GroupNorm with the largest group count <= ``groups`` that divides ``channels``."""
+    g = min(groups, channels)
+    while channels % g:
+        g -= 1
+    return nn.GroupNorm(g, channels, eps=1e-5)
+
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-conv residual block with an additive embedding (time, class) after the first conv."""
+
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, *, dropout: float = 0.0, groups: int = 8) -> None:
+        super().__init__()
+        self.norm1 = group_norm(in_ch, groups)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, out_ch)
+        self.norm2 = group_norm(out_ch, groups)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)  # the block starts as the identity (Ho 2020 code)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return self.skip(x) + h
+
+
+class SelfAttention2d(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map (residual, pre-GroupNorm)."""
+
+    def __init__(self, channels: int, heads: int = 4, groups: int = 8) -> None:
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"attention: expected channels divisible by heads, got {channels} and {heads}")
+        self.heads = heads
+        self.norm = group_norm(channels, groups)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        qkv = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w)
+        q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))      # (B, heads, HW, d)
+        out = F.scaled_dot_product_attention(q, k, v)
+        out = out.transpose(-1, -2).reshape(b, c, h, w)
+        return x + self.proj(out)
+
+
+class Downsample(nn.Module):
+    """Strided 3x3 convolution (halves H and W, rounding up)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    """3x3 convolution at the low resolution, then nearest-neighbour upsampling to ``size``.
+
+    Convolving before upsampling costs a quarter of the usual order's FLOPs (the CPU budget matters here).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return F.interpolate(self.conv(x), size=size, mode="nearest")
+
+
+def mlp(sizes: list[int], *, act: type[nn.Module] = nn.ReLU, final_act: nn.Module | None = None,
+        negative_slope: float | None = None) -> nn.Sequential:
+    """Linear layers with an activation between them (LeakyReLU when ``negative_slope`` is given)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(negative_slope) if negative_slope is not None else act())
+    if final_act is not None:
+        layers.append(final_act)
+    return nn.Sequential(*layers)
+
+
+def check_image_batch(x: torch.Tensor, channels: int, size: int, name: str = "x") -> None:
+    """Raise a one-line error unless ``x`` is a float (B, channels, size, size) tensor."""
+    if not torch.is_tensor(x):
+        raise TypeError(f"{name}: expected a torch tensor (B, C, H, W), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a float tensor in [0, 1], got dtype {x.dtype}")
+    if x.ndim != 4 or x.shape[1] != channels or x.shape[2] != size or x.shape[3] != size:
+        raise ValueError(f"{name}: expected shape (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
+
+
+def check_labels(y: torch.Tensor | None, n: int, num_classes: int, *, required: bool = True,
+                 allow_null: bool = False) -> torch.Tensor | None:
+    """Validate a label tensor of length ``n`` with values in [0, num_classes) (or the null label)."""
+    if y is None:
+        if required and num_classes:
+            raise ValueError(f"y: expected labels (a conditional model with {num_classes} classes), got None")
+        return None
+    if not num_classes:
+        raise ValueError("y: this model is unconditional (num_classes=0), got labels")
+    y = torch.as_tensor(y)
+    if y.ndim == 0:
+        y = y.expand(n)
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y: expected {n} integer labels, got tensor of shape {tuple(y.shape)} and dtype {y.dtype}")
+    hi = num_classes if allow_null else num_classes - 1
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) > hi):
+        raise ValueError(f"y: expected labels in [0, {num_classes - 1}], got values in [{int(y.min())}, {int(y.max())}]")
+    return y.long()
+
+
+def to_signed(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1]."""
+    return x * 2 - 1
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1] (clamped)."""
+    return ((x + 1) * 0.5).clamp(0, 1)

@@ -1,0 +1,150 @@
+"""Model look-up and config building for the trainer and the CLI.
+
+Models are found by name in :data:`aip.models.registry.MODELS` (the models' own registry); any other
+:class:`~aip.models.base.GenerativeModel` subclass with a ``name`` and a ``config_class`` (a plug-in, or a
+tiny model in a test) is found as well. Config values may come as command-line strings: they are converted
+to the dataclass fields' annotated types, and unknown keys are a one-line error listing the known ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from aip.models.base import GenerativeModel
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for s in cls.__subclasses__():
+        out.append(s)
+        out.extend(_subclasses(s))
+    return out
+
+
+def _registry() -> dict[str, type[GenerativeModel]]:
+    out: dict[str, type[GenerativeModel]] = {}
+    try:
+        from aip.models.registry import MODELS
+    except ImportError:
+        MODELS = {}
+    for name, entry in MODELS.items():
+        cls = entry[0] if isinstance(entry, tuple) else entry
+        out[name] = cls
+    return out
+
+
+def available_models() -> list[str]:
+    """Sorted names of every known model."""
+    names = set(_registry())
+    names.update(c.name for c in _subclasses(GenerativeModel) if c.name and getattr(c, "config_class", None))
+    return sorted(names)
+
+
+def get_model_class(name: str) -> type[GenerativeModel]:
+    """The model class called ``name``; ValueError listing the known names otherwise."""
+    reg = _registry()
+    if name in reg:
+        return reg[name]
+    for c in _subclasses(GenerativeModel):
+        if c.name == name and getattr(c, "config_class", None) is not None:
+            return c
+    raise ValueError(f"model: expected one of {', '.join(available_models()) or 'none'}; got {name!r}")
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Convert a command-line string (or JSON value) to the field's annotated type."""
+    if isinstance(annotation, str):
+        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation.split("|")[0].strip(),
+                                                                               annotation)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ValueError(f"{key}: expected one of {', '.join(map(str, args))}; got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError(errors[0] if errors else f"{key}: cannot convert {value!r}")
+    if origin in (list, tuple) or annotation in (list, tuple):
+        items = value
+        if isinstance(value, str):
+            for ch in "()[]":
+                value = value.replace(ch, "")
+            items = [v for v in value.split(",") if v.strip()]
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"{key}: expected a comma-separated list, got {value!r}")
+        inner = args[0] if args else str
+        out = [_coerce(v.strip() if isinstance(v, str) else v, inner, key) for v in items]
+        return tuple(out) if (origin is tuple or annotation is tuple) else out
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        s = str(value).lower()
+        if s in ("1", "true", "yes", "on"):
+            return True
+        if s in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{key}: expected a boolean (true/false), got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ValueError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}: expected an integer, got {value!r}") from None
+        if not f.is_integer():
+            raise ValueError(f"{key}: expected an integer, got {value!r}")
+        return int(f)
+    if annotation is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}: expected a number, got {value!r}") from None
+    if annotation is str:
+        return str(value)
+    return value
+
+
+def make_config(config_class: type, values: dict[str, Any] | None = None, *, what: str = "model") -> Any:
+    """Build a dataclass config from ``values`` (command-line strings are converted to the field types).
+
+    Unknown keys raise ValueError naming the known ones; the config's own ``validate()`` runs if it has one.
+    """
+    if not dataclasses.is_dataclass(config_class):
+        raise TypeError(f"{config_class!r}: expected a dataclass config class")
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    try:
+        hints = typing.get_type_hints(config_class)
+    except Exception:
+        hints = {}
+    kwargs = {}
+    for key, value in (values or {}).items():
+        k = key.replace("-", "_")
+        if k not in fields:
+            raise ValueError(f"{what} config: unknown key {key!r}; expected one of {', '.join(fields)}")
+        kwargs[k] = _coerce(value, hints.get(k, fields[k].type), k)
+    cfg = config_class(**kwargs)
+    if callable(getattr(cfg, "validate", None)):
+        cfg.validate()
+    return cfg
+
+
+def build_model(name: str, values: dict[str, Any] | None = None) -> GenerativeModel:
+    """Instantiate the model ``name`` from config ``values`` (unknown keys raise ValueError)."""
+    cls = get_model_class(name)
+    return cls(make_config(cls.config_class, values, what=name))

@@ -1,0 +1,142 @@
+"""Run directories: start or resume a training run, and load a trained model back for sampling.
+
+A run directory holds ``config.json`` (``{"train": TrainConfig, "model": model config, "data": ...}``),
+``log.jsonl``, ``samples/step_*.png`` and ``checkpoints/step_*`` (see :mod:`aip.train.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aip._shared.files import atomic_write
+from aip.data.dataset import ImageDataset, load_dataset
+from aip.models.base import GenerativeModel
+from aip.train.models import build_model, get_model_class, make_config
+from aip.train import distributed as D
+from aip.train.checkpoint import latest_checkpoint, load_checkpoint
+from aip.train.config import TrainConfig
+from aip.train.trainer import Trainer, seed_everything
+
+# model config fields filled from the data when the user does not set them
+_CHANNEL_FIELDS = ("in_channels", "channels", "image_channels")
+_SIZE_FIELDS = ("image_size", "resolution", "size")
+
+
+def data_defaults(config_class: type, dataset: ImageDataset, given: dict[str, Any]) -> dict[str, Any]:
+    """Model config values implied by the data (channels, image size, number of classes) not given."""
+    names = {f.name: f for f in dataclasses.fields(config_class)}
+    c, h, w = dataset.shape
+    out: dict[str, Any] = {}
+    for f in _CHANNEL_FIELDS:
+        if f in names and f not in given:
+            out[f] = c
+    if h == w:
+        for f in _SIZE_FIELDS:
+            if f in names and f not in given:
+                out[f] = h
+    if "num_classes" in names and "num_classes" not in given:
+        default = names["num_classes"].default
+        if isinstance(default, int) and default > 0 and dataset.num_classes > 0:
+            out["num_classes"] = dataset.num_classes
+    return out
+
+
+def _data_info(ds: ImageDataset) -> dict[str, Any]:
+    return {"name": ds.name, "shape": list(ds.shape), "num_classes": ds.num_classes, "classes": ds.classes,
+            "n_train": len(ds)}
+
+
+def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
+              model_options: dict[str, Any] | None = None, resume: bool = False, progress: bool = True,
+              overrides: dict[str, Any] | None = None) -> Trainer:
+    """Start (or with ``resume`` continue) the run in ``run_dir``; returns the finished trainer.
+
+    New run: ``model`` is a registry name, ``model_options`` its config values (strings are converted;
+    unknown keys raise ValueError), ``config`` the TrainConfig. Resume: the run's saved configs are used,
+    ``overrides`` may change the length (``steps``/``epochs``) and the intervals, and training continues
+    exactly from the latest checkpoint.
+    """
+    run = Path(run_dir)
+    if resume:
+        cfg_path = run / "config.json"
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"{run}: no config.json to resume from")
+        saved = json.loads(cfg_path.read_text())
+        tc = saved["train"]
+        for k, v in (overrides or {}).items():
+            if k not in ("steps", "epochs", "log_every", "sample_every", "checkpoint_every", "device",
+                         "num_samples", "keep_checkpoints"):
+                raise ValueError(f"resume: {k!r} cannot change when resuming (only the length, intervals and "
+                                 f"device can)")
+            if v is not None:
+                tc[k] = v
+                if k == "steps":
+                    tc["epochs"] = None
+                elif k == "epochs":
+                    tc["steps"] = None
+        config = TrainConfig.from_dict(tc).validate()
+        model_cfg = dict(saved["model"])
+        name = model_cfg.pop("model")
+        if model is not None and model != name:
+            raise ValueError(f"resume: {run} holds a {name!r} run, not {model!r}")
+        options = model_cfg
+        if latest_checkpoint(run / "checkpoints") is None:
+            raise FileNotFoundError(f"{run}: no checkpoint to resume from")
+    else:
+        if model is None:
+            raise ValueError("model: expected a model name, got none")
+        config = (config or TrainConfig()).validate()
+        name = model
+        options = dict(model_options or {})
+        if latest_checkpoint(run / "checkpoints") is not None:
+            raise FileExistsError(f"{run}: holds a run already; pass --resume to continue it or choose another --out")
+    config.model = name
+    cls = get_model_class(name)
+    dataset = load_dataset(config.data, "train")
+    device = D.local_device(torch.device(config.device) if config.device != "auto" else
+                            torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    D.init_distributed(device)
+    values = {**data_defaults(cls.config_class, dataset, options), **options}
+    make_config(cls.config_class, values, what=name)  # validate before any file is written
+    seed_everything(config.seed)
+    net = build_model(name, values)
+    trainer = Trainer(net, dataset, config, run, progress=progress)
+    if D.is_main():
+        run.mkdir(parents=True, exist_ok=True)
+        meta = {"train": config.to_dict(), "model": net.config_dict(), "data": _data_info(dataset)}
+        atomic_write(run / "config.json", json.dumps(meta, indent=2, default=list).encode(), force=True)
+    if resume:
+        trainer.load()
+    trainer.train()
+    return trainer
+
+
+def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torch.device | None = None
+             ) -> tuple[GenerativeModel, dict[str, Any]]:
+    """The trained model of a run (EMA weights by default, in eval mode) and the run's ``config.json``."""
+    run = Path(run_dir)
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run}: not a run directory (no config.json)")
+    meta = json.loads(cfg_path.read_text())
+    ckpt = latest_checkpoint(run / "checkpoints")
+    if ckpt is None:
+        raise FileNotFoundError(f"{run}: no checkpoint yet")
+    model_cfg = dict(meta["model"])
+    name = model_cfg.pop("model")
+    cls = get_model_class(name)
+    net = cls(make_config(cls.config_class, model_cfg, what=name))
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    state, st = load_checkpoint(ckpt, map_location="cpu")
+    ema_state = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
+    own = {k: v for k, v in state.items() if not k.startswith("ema.")}
+    net.load_state_dict(ema_state if (ema and ema_state) else own)
+    meta["step"] = int(st["step"])
+    meta["checkpoint"] = str(ckpt)
+    return net.to(dev).eval(), meta

@@ -1,0 +1,201 @@
+"""Front doors of aip.restore: registry, validation, colour, sigma="auto", tiling, and the real methods."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+import aip.restore as R
+from aip.degrade import Blur, add_gaussian_noise, estimate_sigma, gaussian, random_mask
+from aip.io import load_sample
+from aip.metrics import psnr
+from aip.restore._registry import TASKS
+
+SIGMA = 25 / 255
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return load_sample("camera", size=48).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def noisy(clean):
+    return add_gaussian_noise(clean, SIGMA, rng=0)
+
+
+def _gauss(img, sigma, *, channel_axis=None, width=1.0):
+    """A reference denoiser with the registry signature: scipy's Gaussian filter per channel."""
+    if channel_axis is None:
+        return ndimage.gaussian_filter(img, width, mode="reflect")
+    return np.stack([ndimage.gaussian_filter(img[..., c], width, mode="reflect")
+                     for c in range(img.shape[-1])], axis=-1)
+
+
+def test_registry_names_and_defaults():
+    need = {
+        "denoise": {"gaussian", "perona_malik", "tensor_diffusion", "bilateral", "bilateral_grid", "nlm",
+                    "domain_transform", "wavelet", "dct", "tv", "ksvd", "wnnm"},
+        "deblur": {"wiener", "richardson_lucy", "tv", "pnp"},
+        "upscale": {"bicubic", "tv", "sparse"},
+        "inpaint": {"tv", "lowrank", "pnp"},
+    }
+    for task, names in need.items():
+        assert names <= set(R.METHODS[task])
+        assert R.DEFAULTS[task] == next(iter(TASKS[task]))
+    avail = R.available()
+    assert set(avail) == set(need) and all(set(v) <= set(R.METHODS[k]) for k, v in avail.items())
+
+
+def test_unknown_and_missing_methods(monkeypatch, noisy):
+    with pytest.raises(ValueError, match="method: expected one of"):
+        R.denoise(noisy, "bm4d", sigma=SIGMA)
+    monkeypatch.setitem(TASKS["denoise"], "ghost", "ghostfamily:denoise_ghost")
+    with pytest.raises(ImportError, match="not available"):
+        R.denoise(noisy, "ghost", sigma=SIGMA)
+    assert "ghost" not in R.available("denoise")
+
+
+def test_callable_method_gray_and_colour(clean):
+    np.testing.assert_allclose(R.denoise(clean, _gauss, sigma=0.1), ndimage.gaussian_filter(clean, 1.0), atol=1e-12)
+    rgb = load_sample("astronaut", size=32).astype(np.float64)
+    got = R.denoise(rgb, _gauss, sigma=0.1)  # channel_axis -1 is passed for (H, W, C)
+    for c in range(3):
+        np.testing.assert_allclose(got[..., c], ndimage.gaussian_filter(rgb[..., c], 1.0), atol=1e-12)
+    # uint8 input is converted by the one rule (/255), not rescaled otherwise
+    u8 = (clean * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(R.denoise(u8, _gauss, sigma=0.1),
+                               ndimage.gaussian_filter(u8 / 255.0, 1.0), atol=1e-6)
+
+
+def test_sigma_auto_uses_estimate(noisy):
+    seen = {}
+
+    def spy(img, sigma, *, channel_axis=None):
+        seen["sigma"] = sigma
+        return img
+
+    R.denoise(noisy, spy)  # sigma defaults to "auto"
+    assert seen["sigma"] == pytest.approx(estimate_sigma(noisy))
+    R.denoise(noisy, spy, sigma="auto:pca")
+    assert seen["sigma"] == pytest.approx(estimate_sigma(noisy, "pca"))
+    assert abs(seen["sigma"] - SIGMA) / SIGMA < 0.25  # a 48x48 image: a loose check
+
+
+def test_tensor_in_tensor_out(noisy):
+    t = torch.as_tensor(noisy, dtype=torch.float32)
+    out = R.denoise(t, _gauss, sigma=SIGMA)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), ndimage.gaussian_filter(noisy.astype(np.float32), 1.0), atol=1e-5)
+
+
+def test_tiling_exact_for_pointwise_and_close_for_local():
+    rng = np.random.default_rng(1)
+    img = rng.random((70, 53))
+    square = lambda x, s, *, channel_axis=None: x ** 2  # noqa: E731
+    np.testing.assert_allclose(R.denoise(img, square, sigma=0.1, tile=24, overlap=8), img ** 2, atol=1e-12)
+    whole = R.denoise(img, _gauss, sigma=0.1)
+    tiled = R.denoise(img, _gauss, sigma=0.1, tile=24, overlap=10)
+    assert np.abs(tiled - whole).max() < 0.05 and np.abs(tiled - whole).mean() < 2e-3
+    # upscaling tiles live on the low-resolution grid
+    near = lambda x, s, *, channel_axis=None: np.kron(x, np.ones((s, s)))  # noqa: E731
+    np.testing.assert_allclose(R.upscale(img, 3, near, tile=20, overlap=6), np.kron(img, np.ones((3, 3))), atol=1e-12)
+    # inpainting tiles cut the mask with the image
+    m = random_mask(img.shape, 0.3, rng=0)
+    fill = lambda x, mm, *, channel_axis=None: np.where(mm, -1.0, x)  # noqa: E731
+    np.testing.assert_allclose(R.inpaint(img, m, fill, tile=16, overlap=4), np.where(m, -1.0, img), atol=1e-12)
+
+
+def test_front_door_errors(noisy):
+    with pytest.raises(ValueError, match="finite"):
+        R.denoise(np.full((8, 8), np.nan), _gauss, sigma=0.1)
+    for bad in (0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="sigma"):
+            R.denoise(noisy, _gauss, sigma=bad)
+    with pytest.raises(ValueError, match="sigma"):
+        R.denoise(noisy, _gauss, sigma="guess")
+    with pytest.raises(ValueError, match="ndim"):
+        R.denoise(np.zeros((2, 8, 8, 3)), _gauss, sigma=0.1)
+    with pytest.raises(ValueError, match="channel_axis"):
+        R.denoise(noisy, _gauss, sigma=0.1, channel_axis=0)
+    with pytest.raises(ValueError, match="mask: expected a boolean array of shape"):
+        R.inpaint(noisy, np.zeros((10, 10), bool), lambda x, m, **k: x)
+    with pytest.raises(ValueError, match="every channel"):
+        R.inpaint(np.zeros((8, 8, 3)), np.stack([np.eye(8, dtype=bool), ~np.eye(8, dtype=bool),
+                                                 np.eye(8, dtype=bool)], -1), lambda x, m, **k: x)
+    with pytest.raises(ValueError, match="non-negative"):
+        R.deblur(noisy, np.array([[0.5, -0.2, 0.7]]), lambda *a, **k: a[0], sigma=0.01)
+    with pytest.raises(ValueError, match="no larger than the image"):
+        R.deblur(np.zeros((8, 8)), np.ones((9, 9)), lambda *a, **k: a[0], sigma=0.01)
+    with pytest.raises(ValueError, match="scale"):
+        R.upscale(noisy, 1, lambda *a, **k: a[0])
+    with pytest.raises(TypeError, match="scale"):
+        R.upscale(noisy, 2.5, lambda *a, **k: a[0])
+    with pytest.raises(AttributeError):
+        R.no_such_method  # noqa: B018
+
+
+def test_lazy_function_attributes():
+    for name, mod in R._FUNCTIONS.items():
+        try:
+            fam = __import__(f"aip.restore.{mod}", fromlist=[name])
+        except ImportError:
+            continue
+        if hasattr(fam, name):
+            assert getattr(R, name) is getattr(fam, name)
+    assert "denoise_nl_means" in dir(R)
+
+
+@pytest.mark.parametrize("method", R.METHODS["denoise"])
+def test_every_denoiser_lowers_the_error(method, clean, noisy):
+    try:
+        R.get_method("denoise", method)
+    except ImportError:
+        pytest.skip(f"{method} not built yet")
+    kw = {"n_iter": 2} if method == "wnnm" else {}
+    out = R.denoise(noisy, method, sigma=SIGMA, **kw)
+    assert out.shape == clean.shape and np.all(np.isfinite(out))
+    assert psnr(clean, out, data_range=1.0) > psnr(clean, noisy, data_range=1.0) + 1.0
+
+
+@pytest.mark.parametrize("method", R.METHODS["deblur"])
+def test_every_deblurrer_through_the_front_door(method, clean):
+    try:
+        fn = R.get_method("deblur", method)
+    except ImportError:
+        pytest.skip(f"{method} not built yet")
+    psf = gaussian(1.6)
+    y = add_gaussian_noise(Blur(psf).A(clean), 0.01, rng=0)
+    out = R.deblur(y, "gaussian:1.6", method, sigma=0.01)
+    np.testing.assert_allclose(out, fn(y.astype(np.float64), psf, sigma=0.01, channel_axis=None), atol=1e-6)
+    assert psnr(clean, out, data_range=1.0) > psnr(clean, y, data_range=1.0)
+
+
+@pytest.mark.parametrize("method", R.METHODS["inpaint"])
+def test_every_inpainter_through_the_front_door(method, clean):
+    try:
+        R.get_method("inpaint", method)
+    except ImportError:
+        pytest.skip(f"{method} not built yet")
+    m = random_mask(clean.shape, 0.5, rng=0)
+    y = np.where(m, 0.0, clean)
+    out = R.inpaint(y, m, method)
+    assert out.shape == clean.shape
+    # better than filling the holes with the mean of the observed pixels
+    base = np.where(m, clean[~m].mean(), clean)
+    assert psnr(clean, out, data_range=1.0) > psnr(clean, base, data_range=1.0) + 3.0
+
+
+@pytest.mark.parametrize("method", R.METHODS["upscale"])
+def test_every_upscaler_through_the_front_door(method, clean):
+    try:
+        R.get_method("upscale", method)
+    except ImportError:
+        pytest.skip(f"{method} not built yet")
+    from aip.degrade import Downsample
+
+    lr = Downsample(2, "bicubic", mode="symmetric").A(clean)
+    out = R.upscale(lr, 2, method)
+    assert out.shape == clean.shape
+    nearest = np.kron(lr, np.ones((2, 2)))  # 23.5 dB here; bicubic interpolation gives 25.0 dB
+    assert psnr(clean, out, data_range=1.0) > psnr(clean, nearest, data_range=1.0) + 1.0

@@ -1,0 +1,83 @@
+"""``aip train / sample / evaluate`` end to end on tiny models registered by the tests."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from aip.cli.main import main
+from aip.io import read_image
+from tiny_models import TinyAE  # noqa: F401  (defines the models the registry finds by name)
+
+
+def _train(tmp_path, *extra, name="run"):
+    out = tmp_path / name
+    code = main(["train", "tiny_test_ae", "--data", "digits8", "--out", str(out), "--batch-size", "32",
+                 "--lr", "1e-2", "--seed", "1", "--quiet", *extra])
+    return code, out
+
+
+def test_train_sample_evaluate_end_to_end(tmp_path, capsys):
+    code, out = _train(tmp_path, "--steps", "6", "--hidden", "8", "--num-classes", "10", "--json")
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["step"] == 6 and np.isfinite(res["loss"])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"] == {"model": "tiny_test_ae", "in_channels": 1, "image_size": 8, "num_classes": 10,
+                            "hidden": 8, "noise": 0.1}  # channels and size came from the data
+    assert cfg["train"]["steps"] == 6 and cfg["train"]["data"] == "digits8"
+    assert (out / "samples" / "step_00000006.png").is_file()
+
+    grid = tmp_path / "grid.png"
+    assert main(["sample", str(out), "-n", "20", "-o", str(grid), "--label", "3", "--seed", "2"]) == 0
+    img = read_image(grid)
+    assert img.shape == (2 + 4 * 10, 2 + 5 * 10)  # 20 images of 8x8, 5 per row, 2 px padding
+    # same seed, same grid; --force needed to overwrite
+    assert main(["sample", str(out), "-n", "20", "-o", str(grid), "--label", "3", "--seed", "2"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    grid2 = tmp_path / "grid2.png"
+    assert main(["sample", str(out), "-n", "20", "-o", str(grid2), "--label", "3", "--seed", "2"]) == 0
+    assert np.array_equal(read_image(grid2), img)
+    assert main(["sample", str(out), "-n", "4", "-o", str(tmp_path / "g3.png"), "--label", "12"]) == 2
+    assert "--label" in capsys.readouterr().err
+
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "-n", "60", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["features"] == "lenet_digits8" and ev["n"] == 60
+    assert ev["fid"] > ev["fid_floor"] >= 0  # 6 steps of a tiny AE are far from the data
+    assert 1 <= ev["classifier_score"] <= 10 and 0 <= ev["class_accuracy"] <= 1
+    assert ev["classifier_score_real"] > 5  # real test digits: confident and balanced
+    assert ev["bits_per_dim"] == pytest.approx(ev["nll_nats"] / (64 * np.log(2)))
+
+
+def test_resume_from_the_cli_continues_exactly(tmp_path, capsys):
+    code, a = _train(tmp_path, "--steps", "8", name="a")
+    assert code == 0
+    code, b = _train(tmp_path, "--steps", "4", name="b")
+    assert code == 0
+    assert main(["train", "--out", str(b), "--resume", "--steps", "8", "--quiet"]) == 0
+    from safetensors.torch import load_file
+    wa = load_file(str(a / "checkpoints" / "step_00000008" / "model.safetensors"))
+    wb = load_file(str(b / "checkpoints" / "step_00000008" / "model.safetensors"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    # training again into a finished run needs --resume
+    assert _train(tmp_path, "--steps", "2", name="a")[0] == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["train", "no_such_model", "--data", "digits8", "--steps", "2"], "model: expected one of"),
+    (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--bogus", "1"], "unknown key 'bogus'"),
+    (["train", "tiny_test_ae", "--data", "digits8", "--steps", "-3"], "--steps"),
+    (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--hidden", "many"], "hidden: expected an integer"),
+    (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--hidden"], "expected a value"),
+    (["train", "tiny_test_ae", "--data", "nowhere_set", "--steps", "2"], "built-in dataset"),
+    (["train", "tiny_test_ae", "--data", "digits8"], "--steps/--epochs"),
+])
+def test_bad_train_commands_give_one_line_errors(tmp_path, capsys, argv, match):
+    assert main([*argv, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aip: error:") and match in err and "\n" not in err
+    assert not (tmp_path / "r" / "checkpoints").exists()
