@@ -24,15 +24,15 @@ import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import sys
+import time
+import zlib
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -50,12 +50,15 @@ OURS = {
 }
 # Peer settings: patch/search sizes that were best on the training images (brick, grass, gravel, rocket,
 # moon, coins); h is then searched per image on H_GRID (multiples of sigma).
-PEERS = {
-    "skimage_nlm": dict(patch_size=5, patch_distance=5),
-    "opencv_nlm": dict(templateWindowSize=7, searchWindowSize=21),
+PEERS = {  # per sigma (0-255 scale)
+    "skimage_nlm": {15: {"patch_size": 5, "patch_distance": 6}, 25: {"patch_size": 7, "patch_distance": 8},
+                    50: {"patch_size": 7, "patch_distance": 6}},
+    "opencv_nlm": {15: {"templateWindowSize": 7, "searchWindowSize": 21},
+                   25: {"templateWindowSize": 7, "searchWindowSize": 21},
+                   50: {"templateWindowSize": 7, "searchWindowSize": 21}},
 }
 H_GRID = {
-    "skimage_nlm": (0.6, 0.7, 0.8, 0.9, 1.0),
+    "skimage_nlm": (0.5, 0.6, 0.7, 0.8, 0.9),
     "opencv_nlm": (0.7, 0.8, 0.9, 1.0, 1.1, 1.2),
 }
 
@@ -86,10 +89,11 @@ def run_peer(name: str, noisy: np.ndarray, clean: np.ndarray, sigma255: float):
     best = None
     for f in H_GRID[name]:
         if name == "skimage_nlm":
-            out, t = timed(denoise_nl_means, noisy, h=f * s, sigma=s, fast_mode=True, **PEERS[name])
+            out, t = timed(denoise_nl_means, noisy, h=f * s, sigma=s, fast_mode=True,
+                           **PEERS[name][int(sigma255)])
         else:
             u8 = np.clip(np.round(noisy * 255.0), 0, 255).astype(np.uint8)
-            out, t = timed(cv2.fastNlMeansDenoising, u8, None, h=f * sigma255, **PEERS[name])
+            out, t = timed(cv2.fastNlMeansDenoising, u8, None, h=f * sigma255, **PEERS[name][int(sigma255)])
             out = out.astype(np.float64) / 255.0
         p = quality(clean, out)[0]
         if best is None or p > best[0]:
@@ -99,8 +103,8 @@ def run_peer(name: str, noisy: np.ndarray, clean: np.ndarray, sigma255: float):
 
 
 def denoise_table(images, sizes, sigmas) -> list[dict]:
-    import aip.restore.filters as filters
     from aip.io import load_sample
+    from aip.restore import filters
 
     rows = []
     for size in sizes:
@@ -109,7 +113,7 @@ def denoise_table(images, sizes, sigmas) -> list[dict]:
             for sig in sigmas:
                 rng = np.random.default_rng(seed_of(name, size, sig))
                 noisy = (clean + sig / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
-                base = dict(image=name, size=size, sigma=sig)
+                base = {"image": name, "size": size, "sigma": sig}
                 p, q = quality(clean, noisy)
                 rows.append(dict(base, method="noisy", psnr=p, ssim=q, seconds=0.0))
                 for method, fn in OURS.items():
@@ -128,8 +132,8 @@ def denoise_table(images, sizes, sigmas) -> list[dict]:
 
 
 def grid_table(size: int = 512, sigma255: float = 25.0, spatial=(2.0, 4.0, 8.0, 16.0)) -> list[dict]:
-    import aip.restore.filters as filters
     from aip.io import load_sample
+    from aip.restore import filters
 
     clean = load_sample("camera", gray=True, size=size).astype(np.float64)
     rng = np.random.default_rng(seed_of("grid", size, sigma255))
@@ -137,12 +141,12 @@ def grid_table(size: int = 512, sigma255: float = 25.0, spatial=(2.0, 4.0, 8.0, 
     s = sigma255 / 255.0
     rows = []
     for ss in spatial:
-        kw = dict(sigma_color=2.5 * s, sigma_spatial=ss)
+        kw = {"sigma_color": 2.5 * s, "sigma_spatial": ss}
         direct, td = timed(filters.denoise_bilateral, noisy, s, **kw)
         grid, tg = timed(filters.denoise_bilateral_grid, noisy, s, **kw)
-        rows.append(dict(sigma_spatial=ss, direct_seconds=td, grid_seconds=tg, speedup=td / tg,
-                         direct_psnr=quality(clean, direct)[0], grid_psnr=quality(clean, grid)[0],
-                         mean_abs_diff=float(np.abs(grid - direct).mean())))
+        rows.append({"sigma_spatial": ss, "direct_seconds": td, "grid_seconds": tg, "speedup": td / tg,
+                         "direct_psnr": quality(clean, direct)[0], "grid_psnr": quality(clean, grid)[0],
+                         "mean_abs_diff": float(np.abs(grid - direct).mean())})
         print(f"bilateral sigma_spatial {ss:4.1f}: direct {td:.2f}s grid {tg:.3f}s x{td / tg:.1f}", flush=True)
     return rows
 
@@ -161,13 +165,13 @@ def markdown(rows, grid_rows, sizes, sigmas, meta) -> str:
     summ = summarise(rows)
     methods = ["noisy", *OURS, *PEERS]
     lines = ["# Filtering denoisers: aip.restore.filters vs scikit-image and OpenCV NLM", "",
-             f"Generated by `benchmarks/restore_filters.py` on {meta['date']} ({meta['machine']}; "
+             (f"Generated by `benchmarks/restore_filters.py` on {meta['date']} ({meta['machine']}; "
              f"{meta['threads']}). Images: gray {', '.join(meta['images'])}; Gaussian noise, seeded, not "
              "clipped; outputs clipped to [0, 1] before PSNR/SSIM. aip methods run with their defaults; "
              "peers with an oracle h per image (best PSNR over "
              f"{H_GRID['skimage_nlm']} sigma for scikit-image, {H_GRID['opencv_nlm']} sigma for OpenCV) and "
              f"the patch/search sizes {PEERS}. Times are wall seconds per image on one thread, on a "
-             "shared machine: compare within a row (same process, same moment), quote ratios.", ""]
+             "shared machine: compare within a row (same process, same moment), quote ratios."), ""]
     for size in sizes:
         lines += [f"## {size} x {size}: mean PSNR (dB) / SSIM / seconds per image", "",
                   "| method | " + " | ".join(f"sigma {s}" for s in sigmas) + " |",
@@ -181,8 +185,8 @@ def markdown(rows, grid_rows, sizes, sigmas, meta) -> str:
         lines.append("")
     # NLM targets
     lines += ["## Non-local means targets", "",
-              "| size | sigma | aip nlm dB | skimage best dB | opencv best dB | aip - skimage | aip - opencv "
-              "| skimage time / aip time |", "|---|---|---|---|---|---|---|---|"]
+              ("| size | sigma | aip nlm dB | skimage best dB | opencv best dB | aip - skimage | aip - opencv "
+              "| skimage time / aip time |"), "|---|---|---|---|---|---|---|---|"]
     for size in sizes:
         for s in sigmas:
             a, k, o = (summ.get((size, s, m)) for m in ("nlm", "skimage_nlm", "opencv_nlm"))
@@ -198,8 +202,8 @@ def markdown(rows, grid_rows, sizes, sigmas, meta) -> str:
         by_case.setdefault((r["image"], r["size"], r["sigma"]), {})[r["method"]] = r
     for case in by_case.values():
         ratios.append(case["skimage_nlm"]["seconds"] / case["nlm"]["seconds"])
-    lines += ["", f"Per image, scikit-image's best-h run took {np.median(ratios):.2f}x the time of aip's NLM "
-              f"(median of {len(ratios)} images; min {np.min(ratios):.2f}, max {np.max(ratios):.2f}).", ""]
+    lines += ["", (f"Per image, scikit-image's best-h run took {np.median(ratios):.2f}x the time of aip's NLM "
+              f"(median of {len(ratios)} images; min {np.min(ratios):.2f}, max {np.max(ratios):.2f})."), ""]
     wins = sum(1 for c in by_case.values() if all(c[m]["psnr"] > c["noisy"]["psnr"] for m in OURS))
     lines += [f"Every aip filter beats the noisy input on {wins} of {len(by_case)} images.", ""]
     if grid_rows:
@@ -225,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     images, sizes, sigmas = (IMAGES[:2], (256,), (25,)) if args.quick else (IMAGES, SIZES, SIGMAS)
     # warm-up (first-call costs of torch and the peers are not the filters' cost)
-    import aip.restore.filters as filters
+    from aip.restore import filters
 
     warm = np.random.default_rng(0).random((64, 64)).astype(np.float32)
     for fn in OURS.values():
@@ -233,15 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = denoise_table(images, sizes, sigmas)
     grid_rows = grid_table(spatial=(2.0, 4.0) if args.quick else (2.0, 4.0, 8.0, 16.0))
-    meta = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine=platform.machine() + " "
-                + platform.processor(), threads="OMP/MKL/torch/OpenCV threads = 1", images=list(images),
-                total_seconds=time.perf_counter() - t0, peers=PEERS, h_grid=H_GRID)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine() + " "
+                + platform.processor(), "threads": "OMP/MKL/torch/OpenCV threads = 1", "images": list(images),
+                "total_seconds": time.perf_counter() - t0, "peers": PEERS, "h_grid": H_GRID}
     RESULTS.mkdir(exist_ok=True)
     stem = "restore_filters_quick" if args.quick else "restore_filters"
     md = markdown(rows, grid_rows, sizes, sigmas, meta)
     (RESULTS / f"{stem}.md").write_text(md + "\n")
     summ = {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in summarise(rows).items()}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows, summary=summ, grid=grid_rows),
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows, "summary": summ, "grid": grid_rows},
                                                      indent=1))
     print(md)
     print(f"total {meta['total_seconds']:.0f} s")

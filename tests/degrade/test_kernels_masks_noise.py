@@ -5,10 +5,29 @@ import pytest
 import torch
 
 from aip.degrade import (
-    GaussianNoise, PoissonGaussianNoise, PoissonNoise, SaltPepperNoise, add_gaussian_noise,
-    add_poisson_gaussian_noise, add_poisson_noise, add_salt_pepper_noise, block_mask, box, check_psf, degrade,
-    disk, gaussian, load_mask, make_kernel, make_mask, make_noise, motion, random_mask, random_motion,
-    scribble_mask, text_mask,
+    GaussianNoise,
+    PoissonGaussianNoise,
+    PoissonNoise,
+    SaltPepperNoise,
+    add_gaussian_noise,
+    add_poisson_gaussian_noise,
+    add_poisson_noise,
+    add_salt_pepper_noise,
+    block_mask,
+    box,
+    check_psf,
+    degrade,
+    disk,
+    gaussian,
+    load_mask,
+    make_kernel,
+    make_mask,
+    make_noise,
+    motion,
+    random_mask,
+    random_motion,
+    scribble_mask,
+    text_mask,
 )
 
 KERNELS = {

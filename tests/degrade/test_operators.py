@@ -6,8 +6,19 @@ import torch
 from scipy import ndimage
 
 from aip.degrade import (
-    BLUR_MODES, Blur, Compose, Downsample, Identity, Mask, bicubic_kernel, box, disk, gaussian, motion,
-    random_mask, random_motion,
+    BLUR_MODES,
+    Blur,
+    Compose,
+    Downsample,
+    Identity,
+    Mask,
+    bicubic_kernel,
+    box,
+    disk,
+    gaussian,
+    motion,
+    random_mask,
+    random_motion,
 )
 
 H, W = 24, 22  # deliberately not square and not a multiple of 3

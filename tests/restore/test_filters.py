@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -153,7 +154,7 @@ def test_tensor_diffusion_mean_and_variance_decrease(noisy):
         variances.append(float(u.astype(np.float64).var()))
     assert float(u.astype(np.float64).mean()) == pytest.approx(mean0, abs=1e-6)
     # Lyapunov property of the scale space (Weickert 1998, thm 4.2): variance does not increase
-    assert all(b <= a + 1e-9 for a, b in zip(variances, variances[1:]))
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(variances))
     assert variances[-1] < variances[0]
 
 
@@ -179,6 +180,15 @@ def test_numpy_and_torch_kernels_agree(noisy):
         a = npo.to_hwc(kernel(npo, npo.asarray(img), *args))
         b = tho.to_hwc(kernel(tho, tho.asarray(img), *args))
         np.testing.assert_allclose(a, b, atol=2e-5, err_msg=kernel.__name__)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7, 9, 11])
+def test_box_sums_equal_brute_force(k):
+    x = np.random.default_rng(k).random((19, 23)).astype(np.float32)
+    ref = np.array([[x[i:i + k, j:j + k].sum() for j in range(23 - k + 1)] for i in range(19 - k + 1)])
+    np.testing.assert_allclose(F._Box2D(x, k)(x), ref, rtol=1e-5)
+    t = F._TorchOps("cpu").xp.from_numpy(x)
+    np.testing.assert_allclose(F._Box2D(t, k)(t).numpy(), ref, rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------- bilateral
@@ -210,7 +220,7 @@ def test_bilateral_equals_its_definition(colour):
 @pytest.mark.parametrize("sigma_spatial", [1.0, 2.5])
 def test_bilateral_matches_opencv(noisy, sigma_spatial):
     cv2 = pytest.importorskip("cv2")
-    r = int(math.ceil(4 * sigma_spatial))
+    r = math.ceil(4 * sigma_spatial)
     ours = F.denoise_bilateral(noisy, SIGMA, sigma_color=0.15, sigma_spatial=sigma_spatial,
                                win_size=2 * r + 1, mode="reflect")
     # OpenCV: disc of radius r (we use the square; corners weigh < exp(-8)), border = numpy "reflect"
@@ -219,7 +229,7 @@ def test_bilateral_matches_opencv(noisy, sigma_spatial):
 
 
 def test_bilateral_grid_close_to_direct(clean, noisy):
-    kw = dict(sigma_color=0.15, sigma_spatial=3.0)
+    kw = {"sigma_color": 0.15, "sigma_spatial": 3.0}
     direct = F.denoise_bilateral(noisy, SIGMA, **kw)
     grid = F.denoise_bilateral_grid(noisy, SIGMA, **kw)
     fine = F.denoise_bilateral_grid(noisy, SIGMA, sampling=2.0, **kw)

@@ -20,7 +20,7 @@ def register(sub) -> None:
     g = e.add_mutually_exclusive_group()
     g.add_argument("--quality", type=float, default=50.0, help="0 (smallest) .. 100 (best); default 50")
     g.add_argument("--max-bytes", type=int, default=None, help="rate control: largest file size in bytes")
-    e.add_argument("--min-block", type=int, default=4, help="smallest range block (power of two)")
+    e.add_argument("--min-block", type=int, default=2, help="smallest range block (power of two, default 2)")
     e.add_argument("--max-block", type=int, default=32, help="largest range block (power of two)")
     e.add_argument("--gray", action="store_true", help="convert the input to gray first")
     e.add_argument("--device", default=None, help="cpu, cuda or auto (search device)")

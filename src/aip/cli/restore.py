@@ -83,6 +83,8 @@ def parse_knobs(items: list[str]) -> dict[str, Any]:
 
 def parse_sigma(text: str) -> float | str:
     """CLI sigma: a number on the 0-255 scale -> the [0, 1] image scale, or 'auto[:wavelet|:pca]'."""
+    import math
+
     if text.startswith("auto"):
         if text not in ("auto", "auto:wavelet", "auto:pca"):
             raise ValueError(f"--sigma: expected a number, 'auto', 'auto:wavelet' or 'auto:pca'; got {text!r}")
@@ -91,7 +93,7 @@ def parse_sigma(text: str) -> float | str:
         v = float(text)
     except ValueError:
         raise ValueError(f"--sigma: expected a number on the 0-255 scale or 'auto', got {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
+    if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"--sigma: expected a number > 0, got {text!r}")
     return v / 255.0
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from aip._shared.validate import as_image, check_choice, check_int
 
-__all__ = ["estimate_sigma", "ESTIMATORS"]
+__all__ = ["ESTIMATORS", "estimate_sigma"]
 
 ESTIMATORS = ("wavelet", "pca")
 

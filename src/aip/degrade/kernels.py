@@ -13,7 +13,7 @@ import numpy as np
 
 from aip._shared.validate import check_int, check_positive, describe
 
-__all__ = ["gaussian", "box", "disk", "motion", "random_motion", "check_psf", "make_kernel", "KERNELS"]
+__all__ = ["KERNELS", "box", "check_psf", "disk", "gaussian", "make_kernel", "motion", "random_motion"]
 
 
 def check_psf(psf: Any, name: str = "psf", *, normalize: bool = True,
@@ -25,7 +25,7 @@ def check_psf(psf: Any, name: str = "psf", *, normalize: bool = True,
 
     Examples
     --------
-    >>> check_psf([[1, 1], [1, 1]]).sum()
+    >>> float(check_psf([[1, 1], [1, 1]]).sum())
     1.0
     """
     if hasattr(psf, "detach") and hasattr(psf, "cpu"):
@@ -60,7 +60,7 @@ def gaussian(sigma: float, size: int | None = None) -> np.ndarray:
     ((11, 11), 1.0)
     """
     s = check_positive(sigma, "sigma")
-    n = 2 * int(math.ceil(3 * s)) + 1 if size is None else check_int(size, "size", low=1)
+    n = 2 * math.ceil(3 * s) + 1 if size is None else check_int(size, "size", low=1)
     r = np.arange(n, dtype=np.float64) - n // 2
     g = np.exp(-0.5 * (r / s) ** 2)
     k = np.outer(g, g)
@@ -82,7 +82,7 @@ def disk(radius: float, *, supersample: int = 8) -> np.ndarray:
     """
     r = check_positive(radius, "radius")
     ss = check_int(supersample, "supersample", low=1)
-    half = int(math.ceil(r - 0.5)) if r > 0.5 else 0
+    half = math.ceil(r - 0.5) if r > 0.5 else 0
     n = 2 * half + 1
     sub = (np.arange(n * ss, dtype=np.float64) + 0.5) / ss - n / 2.0
     yy, xx = np.meshgrid(sub, sub, indexing="ij")
@@ -107,10 +107,10 @@ def motion(length: float, angle: float = 0.0, *, size: int | None = None, supers
         raise ValueError(f"angle: expected a finite number of degrees, got {angle!r}")
     t = np.deg2rad(angle)
     r = length / 2.0
-    half = max(0, int(math.ceil(max(abs(r * math.cos(t)), abs(r * math.sin(t))) - 0.5 - 1e-9)))
+    half = max(0, math.ceil(max(abs(r * math.cos(t)), abs(r * math.sin(t))) - 0.5 - 1e-9))
     n = 2 * half + 1 if size is None else check_int(size, "size", low=1)
     c = n // 2
-    n_samples = max(1, int(math.ceil(length * supersample)))
+    n_samples = max(1, math.ceil(length * supersample))
     s = (np.arange(n_samples) + 0.5) / n_samples * length - r  # mid-points of equal pieces
     xs = np.rint(c + s * math.cos(t)).astype(int)
     ys = np.rint(c - s * math.sin(t)).astype(int)  # rows grow downwards

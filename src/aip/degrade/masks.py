@@ -13,7 +13,7 @@ import numpy as np
 from aip._shared.validate import check_int, check_positive, describe
 from aip.degrade.kernels import _rng
 
-__all__ = ["random_mask", "block_mask", "text_mask", "scribble_mask", "load_mask", "make_mask", "MASKS"]
+__all__ = ["MASKS", "block_mask", "load_mask", "make_mask", "random_mask", "scribble_mask", "text_mask"]
 
 RNG = int | np.random.Generator | None
 
@@ -40,12 +40,12 @@ def random_mask(shape: Any, fraction: float, *, rng: RNG = 0) -> np.ndarray:
 
     Examples
     --------
-    >>> random_mask((10, 10), 0.5).sum()
+    >>> int(random_mask((10, 10), 0.5).sum())
     50
     """
     h, w = _shape(shape)
     f = _fraction(fraction, "fraction")
-    n = int(round(f * h * w))
+    n = (round(f * h * w))
     m = np.zeros(h * w, dtype=bool)
     m[_rng(rng).choice(h * w, size=n, replace=False)] = True
     return m.reshape(h, w)
@@ -92,7 +92,7 @@ def text_mask(shape: Any, text: str = _LOREM, *, font_size: int | None = None, s
         font = ImageFont.load_default()
     im = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(im)
-    step = max(1, int(round(fs * line_spacing)))
+    step = max(1, (round(fs * line_spacing)))
     words = (text + " ") * (1 + (w * 2) // max(1, len(text)))
     offset = 0
     for i, y in enumerate(range(fs // 4, h, step)):
@@ -122,7 +122,11 @@ def scribble_mask(shape: Any, n_strokes: int = 6, width: int | None = None, *, r
         step = max(2.0, min(h, w) / 20.0)
         for _ in range(int(g.integers(8, 24))):
             ang += g.normal(0, 0.5)
-            p = p + step * np.array([np.cos(ang), np.sin(ang)])
+            q = p + step * np.array([np.cos(ang), np.sin(ang)])
+            if not (0 <= q[0] < w and 0 <= q[1] < h):  # bounce off the border
+                ang += np.pi
+                q = p + step * np.array([np.cos(ang), np.sin(ang)])
+            p = np.clip(q, 0, [w - 1, h - 1])
             pts.append(tuple(p))
         draw.line(pts, fill=255, width=lw, joint="curve")
         r = lw / 2.0

@@ -16,8 +16,15 @@ from aip._shared.validate import as_image, check_positive, describe
 from aip.degrade.kernels import _rng
 
 __all__ = [
-    "GaussianNoise", "PoissonNoise", "PoissonGaussianNoise", "SaltPepperNoise", "NOISES",
-    "add_gaussian_noise", "add_poisson_noise", "add_poisson_gaussian_noise", "add_salt_pepper_noise",
+    "NOISES",
+    "GaussianNoise",
+    "PoissonGaussianNoise",
+    "PoissonNoise",
+    "SaltPepperNoise",
+    "add_gaussian_noise",
+    "add_poisson_gaussian_noise",
+    "add_poisson_noise",
+    "add_salt_pepper_noise",
     "make_noise",
 ]
 

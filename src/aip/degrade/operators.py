@@ -28,8 +28,14 @@ from aip._shared.validate import as_image, check_int, check_positive, describe
 from aip.degrade.kernels import check_psf, gaussian
 
 __all__ = [
-    "LinearOperator", "Identity", "Blur", "Downsample", "Mask", "Compose", "bicubic_kernel",
     "BLUR_MODES",
+    "Blur",
+    "Compose",
+    "Downsample",
+    "Identity",
+    "LinearOperator",
+    "Mask",
+    "bicubic_kernel",
 ]
 
 BLUR_MODES = ("circular", "reflect", "symmetric", "replicate", "zero", "valid")
@@ -354,7 +360,7 @@ class Blur(LinearOperator):
         g = self._conv_valid_adjoint(y)
         if self.mode == "valid":
             return g
-        t, b, l, r = self._pad
+        t, _, l, _ = self._pad
         if self.mode == "zero":
             return g[..., t:t + h, l:l + w]
         ri, ci = self._indices((h, w), y.device)
@@ -448,7 +454,7 @@ class Downsample(LinearOperator):
         if offset is None:
             kh = k.shape[0]
             delta = (kh // 2) - (kh - 1) / 2.0  # kernel centre relative to the output index
-            offset = int(math.floor((s - 1) / 2.0 - delta + 1e-9))
+            offset = math.floor((s - 1) / 2.0 - delta + 1e-9)
             offset = max(0, min(offset, s - 1))
         self.offset = check_int(offset, "offset", low=0, high=s - 1)
 

@@ -51,7 +51,7 @@ class Params:
     height: int
     width: int
     channels: int
-    min_block: int = 4
+    min_block: int = 2
     max_block: int = 32
     step_div: int = 4
     pool_log2: int = 12

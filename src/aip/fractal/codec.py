@@ -10,12 +10,20 @@ from aip._shared.validate import as_image, check_int, check_positive
 from aip.fractal.bitstream import Params, pack
 from aip.fractal.colour import rgb_to_ycbcr, subsample
 from aip.fractal.entropy import Writer
-from aip.fractal.partition import children, level_sizes, pad_plane, root_nodes
+from aip.fractal.partition import level_sizes, pad_plane, root_nodes
 from aip.fractal.planes import Leaves, mean_levels, write_plane, z_order
 from aip.fractal.search import PlaneSearch
 
 # Chroma is coded coarser: a larger split threshold and mean step (YCbCr planes at half resolution).
 CHROMA_THRESHOLD = 2.5
+# Rate model of the RD decisions (bits): a leaf with a map (contrast, isometry, mean; + log2 pool),
+# a flat leaf (contrast index 0, mean), a split flag; blocks with less distortion than
+# EXPAND_BITS * lambda are not searched one level down.
+RATE_MAP = 10.0
+RATE_FLAT = 5.0
+FLAG_BITS = 1.0
+EXPAND_BITS = 4.0
+LAMBDA_SCALE = 1.0
 
 
 def quality_params(quality: float) -> tuple[float, int]:
@@ -37,15 +45,22 @@ class _PlaneEncoder:
         self.progress = progress
 
     def leaves(self, params: Params, t255: float) -> Leaves:
-        """Top-down quadtree: a block splits while its collage error exceeds the threshold."""
-        thr = t255 / 255.0 ** 2
+        """Rate-distortion optimised quadtree (Lagrangian cost ``D + lambda R``, pruned bottom-up).
+
+        Top-down, every block whose best single-map distortion is not negligible is searched one level
+        further; bottom-up, a block is split when its children's total cost is lower. Rates are the
+        typical field costs (bits) measured on natural images; ``lambda`` follows the quality.
+        """
+        lam = t255 / 255.0 ** 2 * LAMBDA_SCALE
         K, smax = params.s_levels, params.s_max
         step = params.mean_step(self.chroma)
         L = mean_levels(params, self.chroma)
+        sizes = level_sizes(params.min_block, params.max_block)
+        pool_bits = {b: np.log2(max(2, self.search.pool(b).size)) for b in sizes}
         y, x = root_nodes(self.hp, self.wp, params.max_block)
-        out = {key: [] for key in ("y", "x", "b", "k", "iso", "p", "qm")}
-        flags = []
-        for b in level_sizes(params.min_block, params.max_block):
+        parent = np.full(len(y), -1, np.int64)
+        levels = []
+        for b in sizes:
             n_pix = b * b
             inside = (y + b <= self.hp) & (x + b <= self.wp)
             iy, ix = y[inside], x[inside]
@@ -53,22 +68,57 @@ class _PlaneEncoder:
             s_opt = np.where(r["dnorm"] > 0, r["corr"] / np.maximum(r["dnorm"], 1e-12), 0.0)
             k = np.clip(np.rint(s_opt / smax * K), -K, K).astype(np.int64)
             s = k * (smax / K)
-            err = r["rss"] - 2 * s * r["corr"] * r["dnorm"] + s * s * r["dnorm"] ** 2
-            flat = (r["rss"] <= thr * n_pix) | (k == 0) | (err >= r["rss"])
-            k[flat] = 0
-            err = np.where(flat, r["rss"], err)
+            d_nf = r["rss"] - 2 * s * r["corr"] * r["dnorm"] + s * s * r["dnorm"] ** 2
             qm = np.clip(np.rint(r["mean"] / step), 0, L - 1).astype(np.int64)
-            err = err + n_pix * (qm * step - r["mean"]) ** 2
-            split_in = (err > thr * n_pix) if b > params.min_block else np.zeros(len(iy), bool)
+            d_mean = n_pix * (qm * step - r["mean"]) ** 2
+            j_flat = r["rss"] + d_mean + lam * RATE_FLAT
+            j_nf = np.where(k != 0, d_nf + d_mean + lam * (RATE_MAP + pool_bits[b]), np.inf)
+            flat = j_flat <= j_nf
+            k[flat] = 0
+            d_leaf = np.where(flat, r["rss"], d_nf) + d_mean
+            j_leaf = np.full(len(y), np.inf)
+            j_leaf[inside] = np.minimum(j_flat, j_nf)
+            expand = ~inside.copy()
             if b > params.min_block:
-                flags.append(split_in)
-            leaf = ~split_in
-            for key, val in (("y", iy), ("x", ix), ("b", np.full(len(iy), b)), ("k", k),
-                             ("iso", r["iso"]), ("p", r["p"]), ("qm", qm)):
-                out[key].append(val[leaf])
-            split = ~inside
-            split[inside] = split_in
-            y, x = children(y[split], x[split], b, self.hp, self.wp)
+                expand[inside] = d_leaf > lam * EXPAND_BITS
+            lv = {"y": y, "x": x, "inside": inside, "parent": parent, "j_leaf": j_leaf, "expand": expand,
+                  "b": b, "k": np.zeros(len(y), np.int64), "iso": np.zeros(len(y), np.int64),
+                  "p": np.zeros(len(y), np.int64), "qm": np.zeros(len(y), np.int64)}
+            lv["k"][inside], lv["iso"][inside], lv["p"][inside], lv["qm"][inside] = k, r["iso"], r["p"], qm
+            levels.append(lv)
+            ex = np.nonzero(expand)[0]
+            h = b // 2
+            cy = (y[ex, None] + np.array([0, 0, h, h])).ravel()
+            cx = (x[ex, None] + np.array([0, h, 0, h])).ravel()
+            cp = np.repeat(ex, 4)
+            keep = (cy < self.hp) & (cx < self.wp)
+            y, x, parent = cy[keep], cx[keep], cp[keep]
+        # bottom-up: cost of the best subtree, split where the children win
+        for i in range(len(levels) - 1, -1, -1):
+            lv = levels[i]
+            j = lv["j_leaf"].copy()
+            split = np.zeros(len(j), bool)
+            if i + 1 < len(levels):
+                child = levels[i + 1]
+                jc = np.zeros(len(j))
+                np.add.at(jc, child["parent"], child["j_best"])
+                flag = lam * FLAG_BITS if lv["b"] > params.min_block else 0.0
+                split = lv["expand"] & (jc < j)
+                j = np.where(split, jc, j) + np.where(lv["inside"], flag, 0.0)
+            lv["split"], lv["j_best"] = split, j
+        # top-down: the chosen tree, its flags and leaves
+        out = {key: [] for key in ("y", "x", "b", "k", "iso", "p", "qm")}
+        flags = []
+        active = np.ones(len(levels[0]["y"]), bool)
+        for i, lv in enumerate(levels):
+            if lv["b"] > params.min_block:
+                flags.append(lv["split"][active & lv["inside"]])
+            leaf = active & lv["inside"] & ~lv["split"]
+            for key in ("y", "x", "k", "iso", "p", "qm"):
+                out[key].append(lv[key][leaf])
+            out["b"].append(np.full(int(leaf.sum()), lv["b"]))
+            if i + 1 < len(levels):
+                active = (active & lv["split"])[levels[i + 1]["parent"]]
         cat = {key: np.concatenate(v).astype(np.int64) for key, v in out.items()}
         order = z_order(cat["y"], cat["x"], params, self.wp)
         cat = {key: v[order] for key, v in cat.items()}
@@ -100,7 +150,7 @@ def _prepare(image, min_block: int, max_block: int) -> np.ndarray:
 class Encoder:
     """Holds the searched planes of one image so several rates cost one search (rate control)."""
 
-    def __init__(self, image, *, min_block: int = 4, max_block: int = 32, step_div: int = 4,
+    def __init__(self, image, *, min_block: int = 2, max_block: int = 32, step_div: int = 4,
                  pool_log2: int = 12, device=None, progress: bool = False) -> None:
         check_int(min_block, "min_block", low=2, high=64)
         check_int(max_block, "max_block", low=2, high=64)
@@ -142,7 +192,7 @@ class Encoder:
             self._bar.close()
 
 
-def encode(image, *, quality: float = 50, max_bytes: int | None = None, min_block: int = 4,
+def encode(image, *, quality: float = 50, max_bytes: int | None = None, min_block: int = 2,
            max_block: int = 32, device=None, progress: bool = False) -> bytes:
     """Compress an image with a quadtree fractal (PIFS) code; returns the ``.aipf`` bytes.
 

@@ -24,6 +24,8 @@ from aip.fractal.partition import isometry_maps
 from aip.fractal.planes import Leaves, pools, read_plane
 
 MAX_DECODE_PIXELS = 1 << 28
+DEBLOCK_STRENGTH = 1.0
+DEBLOCK_MIN_SIZE = 4
 
 
 def _integral(v: float, name: str) -> int:
@@ -50,6 +52,7 @@ class PlaneOperator:
             raise ValueError(f"scale: expected a value that maps every block to whole pixels (an integer, "
                              f"or a multiple of 1/{params.min_block // 2 or 1} for this file), got {scale!r}") from None
         self.H2, self.W2 = H2, W2
+        self.scale = S
         self.Hh, self.Wh = H2 // 2, W2 // 2
         n = len(leaves)
         K = params.s_levels
@@ -120,28 +123,33 @@ class PlaneOperator:
                 break
         return img
 
-    def deblock(self, img: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        """Smooth across block borders, more for larger blocks (a ramp over two pixels each side)."""
+    def deblock(self, img: np.ndarray, strength: float = DEBLOCK_STRENGTH) -> np.ndarray:
+        """Smooth across block borders where both blocks are at least DEBLOCK_MIN_SIZE (scaled) pixels.
+
+        The step ``d`` across a border is spread as a ramp over two pixels each side, weighted by
+        ``alpha = strength * min(1, size / 16)`` of the smaller block: larger blocks, smoother image.
+        """
         lp = self.leafpix
         size = self.leaf_size.astype(np.float32)
         out = img.copy()
+        lo = DEBLOCK_MIN_SIZE * self.scale
         for axis in (0, 1):
             a = lp if axis == 1 else lp.T
             x = out if axis == 1 else out.T
             border = a[:, 1:] != a[:, :-1]
-            if not border.any():
-                continue
             r, c = np.nonzero(border)  # border between columns c and c + 1
             bmin = np.minimum(size[a[r, c]], size[a[r, c + 1]])
-            alpha = strength * np.clip(bmin / 16.0, 0.25, 1.0)
+            keep = bmin >= lo
+            r, c, bmin = r[keep], c[keep], bmin[keep]
+            if not len(r):
+                continue
+            alpha = strength * np.minimum(1.0, bmin / (16.0 * self.scale))
             d = x[r, c + 1] - x[r, c]
             x[r, c] += alpha * d / 3
             x[r, c + 1] -= alpha * d / 3
-            wide = bmin >= 4
-            rc, cc = r[wide & (c >= 1)], c[wide & (c >= 1)]
-            x[rc, cc - 1] += (alpha * d / 6)[wide & (c >= 1)]
-            sel = wide & (c + 2 < a.shape[1])
-            x[r[sel], c[sel] + 2] -= (alpha * d / 6)[sel]
+            wide = (bmin >= 4 * self.scale) & (c >= 1) & (c + 2 < a.shape[1])
+            x[r[wide], c[wide] - 1] += (alpha * d / 6)[wide]
+            x[r[wide], c[wide] + 2] -= (alpha * d / 6)[wide]
         return np.clip(out, 0.0, 1.0, out=out)
 
 

@@ -34,8 +34,17 @@ import numpy as np
 from aip._shared.validate import as_image, check_int, check_positive, describe
 from aip.restore._registry import TASKS
 
-__all__ = ["denoise", "deblur", "upscale", "inpaint", "METHODS", "DEFAULTS", "available", "get_method",
-           "resolve_sigma"]
+__all__ = [
+    "DEFAULTS",
+    "METHODS",
+    "available",
+    "deblur",
+    "denoise",
+    "get_method",
+    "inpaint",
+    "resolve_sigma",
+    "upscale",
+]
 
 #: Method names per task; the first of each list is the default.
 METHODS: dict[str, list[str]] = {task: list(reg) for task, reg in TASKS.items()}
@@ -118,14 +127,14 @@ def available(task: str | None = None) -> dict[str, list[str]] | list[str]:
 
 def _prepare(image: Any, channel_axis: int | None, *, min_size: int = 1):
     """Validate; return (float array, channel_axis, function giving the result back in the input's type)."""
-    back: Callable[[Any], Any] = lambda out: out  # noqa: E731
+    back: Callable[[Any], Any] = lambda out: out
     if hasattr(image, "detach") and hasattr(image, "dim"):
         import torch
 
         dev, dt = image.device, image.dtype
         if not image.is_floating_point():
             dt = torch.float32
-        back = lambda out: torch.as_tensor(np.asarray(out), dtype=dt, device=dev)  # noqa: E731
+        back = lambda out: torch.as_tensor(np.asarray(out), dtype=dt, device=dev)
         image = image.detach().cpu().numpy()
     arr = np.asarray(image)
     dtype = np.float64 if arr.dtype == np.float64 else np.float32
@@ -266,7 +275,7 @@ def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | 
     img, ax, back = _prepare(image, channel_axis)
     fn = get_method("denoise", method)
     sig = resolve_sigma(sigma, img, ax)
-    run = lambda x: fn(x, sig, channel_axis=ax, **kw)  # noqa: E731
+    run = lambda x: fn(x, sig, channel_axis=ax, **kw)
     out = run(img) if tile is None else _tiled(run, img, tile, overlap)
     return back(out)
 
@@ -325,7 +334,7 @@ def upscale(image: Any, scale: int, method: str | Callable | None = None, *, cha
     img, ax, back = _prepare(image, channel_axis, min_size=2)
     s = check_int(scale, "scale", low=2)
     fn = get_method("upscale", method)
-    run = lambda x: fn(x, s, channel_axis=ax, **kw)  # noqa: E731
+    run = lambda x: fn(x, s, channel_axis=ax, **kw)
     out = run(img) if tile is None else _tiled(run, img, tile, overlap, scale=s)
     return back(out)
 
@@ -350,6 +359,6 @@ def inpaint(image: Any, mask: Any, method: str | Callable | None = None, *, chan
     img, ax, back = _prepare(image, channel_axis)
     m = _mask2d(mask, img)
     fn = get_method("inpaint", method)
-    run = lambda x, mm: fn(x, mm, channel_axis=ax, **kw)  # noqa: E731
+    run = lambda x, mm: fn(x, mm, channel_axis=ax, **kw)
     out = run(img, m) if tile is None else _tiled(run, img, tile, overlap, extra=m)
     return back(out)

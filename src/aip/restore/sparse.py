@@ -438,14 +438,19 @@ def _sr_features(mid: np.ndarray, p: int, stride: int) -> tuple[np.ndarray, tupl
     Returns ``(features (4 p^2, N), positions grid shape)`` for patches every ``stride`` pixels (the last
     row/column always included).
     """
+    maps = _gradient_maps(mid)
+    rows, cols = _grid(mid.shape[0], p, stride), _grid(mid.shape[1], p, stride)
+    feats = [_patches_at(m, p, rows, cols) for m in maps]
+    return np.concatenate(feats, 0), (len(rows), len(cols))
+
+
+def _gradient_maps(mid: np.ndarray) -> list[np.ndarray]:
+    """``[-1, 0, 1]`` and ``[1, 0, -2, 0, 1]`` filters along both axes (Yang et al. 2010)."""
     from scipy import ndimage
 
     f1 = np.array([[-1.0, 0.0, 1.0]])
     f3 = np.array([[1.0, 0.0, -2.0, 0.0, 1.0]])
-    maps = [ndimage.correlate(mid, f, mode="nearest") for f in (f1, f1.T, f3, f3.T)]
-    rows, cols = _grid(mid.shape[0], p, stride), _grid(mid.shape[1], p, stride)
-    feats = [_patches_at(m, p, rows, cols) for m in maps]
-    return np.concatenate(feats, 0), (len(rows), len(cols))
+    return [ndimage.correlate(mid, f, mode="nearest") for f in (f1, f1.T, f3, f3.T)]
 
 
 def _grid(n: int, p: int, stride: int) -> np.ndarray:
@@ -461,21 +466,29 @@ def _patches_at(img: np.ndarray, p: int, rows: np.ndarray, cols: np.ndarray) -> 
     return win[rows][:, cols].reshape(len(rows) * len(cols), p * p).T
 
 
-def _sr_training_pairs(images: list[np.ndarray], scale: int, p: int, stride: int):
+def _sr_training_pairs(images: list[np.ndarray], scale: int, p: int, per_image: int, rng: np.random.Generator):
+    """Seeded random (feature, residual) patch pairs, at most ``per_image`` from each training image."""
     lows, highs = [], []
     for hr in images:
         h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
         hr = hr[:h, :w].astype(np.float64)
         mid = _bicubic(_sr_degrade(hr, scale), scale)
-        f, _ = _sr_features(mid, p, stride)
-        rows, cols = _grid(h, p, stride), _grid(w, p, stride)
-        lows.append(f)
-        highs.append(_patches_at(hr - mid, p, rows, cols))
+        maps = _gradient_maps(mid)
+        n_pos = (h - p + 1) * (w - p + 1)
+        pos = rng.choice(n_pos, size=min(per_image, n_pos), replace=False)
+        r, c = np.divmod(pos, w - p + 1)
+        lows.append(np.concatenate([_patches_list(m, p, r, c) for m in maps], 0))
+        highs.append(_patches_list(hr - mid, p, r, c))
     return np.concatenate(lows, 1), np.concatenate(highs, 1)
 
 
+def _patches_list(img: np.ndarray, p: int, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    win = np.lib.stride_tricks.sliding_window_view(img, (p, p))
+    return win[r, c].reshape(len(r), p * p).T
+
+
 def train_sr_dictionary(scale: int, *, images: Any = None, n_atoms: int = 512, n_nonzero: int = 3,
-                        n_iter: int = 15, n_train: int = 40000, n_pca: float = 0.999, seed: int = 0,
+                        n_iter: int = 10, n_train: int = 30000, n_pca: float = 0.999, seed: int = 0,
                         device: Any = None) -> dict:
     """Train coupled low/high-resolution dictionaries for :func:`upscale_sparse` (deterministic).
 
@@ -502,11 +515,11 @@ def train_sr_dictionary(scale: int, *, images: Any = None, n_atoms: int = 512, n
     names = SR_TRAINING_IMAGES if images is None else images
     imgs = [load_sample(n, gray=True) if isinstance(n, str) else as_image(n, "images") for n in names]
     p = 3 * s
-    low, high = _sr_training_pairs(imgs, s, p, stride=max(1, s - 1))
+    rng = np.random.default_rng(seed)
+    low, high = _sr_training_pairs(imgs, s, p, 3 * n_train // len(imgs), rng)
     energy = (low ** 2).sum(0)
     keep = energy > 1e-4 * p * p        # flat patches carry nothing to learn
     low, high = low[:, keep], high[:, keep]
-    rng = np.random.default_rng(seed)
     if low.shape[1] > n_train:
         pick = rng.choice(low.shape[1], n_train, replace=False)
         low, high = low[:, pick], high[:, pick]

@@ -1,0 +1,205 @@
+"""DDPM, noise-aware classifier, NCSN and the U-Net: losses, guidance identities, samplers, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aip.models import DDPM, NCSN, DDPMConfig, NCSNConfig, NoiseAwareClassifier, UNet, UNetConfig, build_model
+from aip.models.diffusion import NoiseAwareClassifierConfig
+
+TINY = dict(image_size=8, base_channels=8, channel_mult=(1, 2), patch_size=1, num_heads=2, num_timesteps=100,
+            sample_steps=10)
+
+
+def tiny_data(n=16, size=8):
+    x = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        x[i, 0, :, (i % 4) * 2] = 1.0
+    return x, torch.arange(n) % 4
+
+
+def fit(model, x, y, steps, lr=3e-3, fn=None):
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        out = (fn or model)(x, y) if fn else model(x, y)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(float(out["loss"].detach()))
+    return losses
+
+
+def test_ddpm_loss_is_l_simple_and_decreases():
+    torch.manual_seed(0)
+    model = DDPM(DDPMConfig(num_classes=4, **TINY))
+    x, y = tiny_data()
+    # L_simple by hand with the same random draws (t, noise, label dropout)
+    torch.manual_seed(3)
+    got = model(x, y)["loss"]
+    torch.manual_seed(3)
+    t = torch.randint(0, 100, (16,))
+    noise = torch.randn(16, 1, 8, 8)
+    drop = torch.rand(16) < 0.1
+    yy = torch.where(drop, torch.full_like(y, 4), y)
+    ab = model.schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+    xt = ab.sqrt() * (2 * x - 1) + (1 - ab).sqrt() * noise
+    torch.testing.assert_close(got, F.mse_loss(model.unet(xt, t, yy), noise))
+    losses = fit(model, x, y, 40)
+    assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    model = DDPM(DDPMConfig(num_classes=4, **TINY))
+    x, y = tiny_data()
+    fit(model, x, y, 30)
+    return model.eval()
+
+
+def test_guidance_scale_one_equals_conditional(trained):
+    x = torch.randn(4, 1, 8, 8)
+    t = torch.tensor(37)
+    y = torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        cond = trained.unet(x, t.expand(4), y)
+        uncond = trained.unet(x, t.expand(4), torch.full_like(y, 4))
+        torch.testing.assert_close(trained.eps(x, t, y, guidance=1.0), cond)
+        torch.testing.assert_close(trained.eps(x, t, y, guidance=0.0), uncond)
+        torch.testing.assert_close(trained.eps(x, t, y, guidance=3.0), uncond + 3 * (cond - uncond),
+                                   atol=1e-5, rtol=1e-5)
+    g = lambda: torch.Generator().manual_seed(0)          # noqa: E731
+    xT = torch.randn(4, 1, 8, 8, generator=g())
+    s1 = trained.sample(4, y=y, guidance=1.0, x_T=xT.clone(), steps=5)
+    s_cond = trained.sample(4, y=y, guidance=1.0, x_T=xT.clone(), steps=5, sampler="ddim")
+    torch.testing.assert_close(s1, s_cond)
+    s3 = trained.sample(4, y=y, guidance=3.0, x_T=xT.clone(), steps=5)
+    assert not torch.allclose(s1, s3)
+
+
+def test_samples_shape_range_and_determinism(trained):
+    y = torch.tensor([1, 2, 3])
+    for sampler, steps in (("ddim", 10), ("ddpm", 100), ("ddpm", 10)):
+        s = trained.sample(3, y=y, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(0))
+        assert s.shape == (3, 1, 8, 8) and float(s.min()) >= 0 and float(s.max()) <= 1
+    a = trained.sample(3, y=y, steps=10, eta=0.0, generator=torch.Generator().manual_seed(0))
+    b = trained.sample(3, y=y, steps=10, eta=0.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    xT = torch.randn(3, 1, 8, 8)
+    c = trained.sample(3, y=y, steps=10, eta=0.0, x_T=xT.clone(), generator=torch.Generator().manual_seed(1))
+    d = trained.sample(3, y=y, steps=10, eta=0.0, x_T=xT.clone(), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(c, d)                  # eta = 0: the generator plays no part after x_T
+    e = trained.sample(3, y=y, steps=10, eta=1.0, x_T=xT.clone(), generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(c, e)
+
+
+def test_ddim_inversion_round_trip_with_the_network():
+    torch.manual_seed(0)
+    model = DDPM(DDPMConfig(num_classes=4, **{**TINY, "num_timesteps": 1000}))
+    x, y = tiny_data()
+    fit(model, x, y, 30)
+    model.eval()
+    x, y = 0.1 + 0.8 * x[:4], y[:4]           # inside (0, 1): no clipping on the way back
+    errs = {}
+    for steps in (25, 100):
+        xT = model.invert(x, y=y, steps=steps)
+        back = model.sample(4, y=y, x_T=xT, steps=steps, eta=0.0, clip_sample=False)
+        errs[steps] = (back - x).abs()
+    assert errs[100].mean().item() < 0.05 and errs[100].max().item() < 0.2
+    assert errs[100].mean().item() < 0.5 * errs[25].mean().item()    # the error is the step size's
+    assert xT.std().item() > 0.5              # a noise-like latent, not the image
+
+
+def test_classifier_guidance_with_a_noise_aware_classifier(trained):
+    torch.manual_seed(0)
+    clf = NoiseAwareClassifier(NoiseAwareClassifierConfig(image_size=8, num_classes=4, base_channels=8,
+                                                          num_timesteps=100))
+    x, y = tiny_data()
+
+    def ce_at(t):
+        with torch.no_grad():
+            xt = clf.schedule.q_sample(2 * x - 1, torch.full((16,), t), torch.zeros_like(x))
+            return float(F.cross_entropy(clf(xt, torch.full((16,), t)), y))
+    before = ce_at(5)
+    fit(clf, x, y, 40, fn=clf.training_loss)
+    assert ce_at(5) < 0.5 * before
+    xT = torch.randn(4, 1, 8, 8)
+    yy = torch.tensor([0, 1, 2, 3])
+    base = trained.sample(4, y=yy, x_T=xT.clone(), steps=10)
+    zero = trained.sample(4, y=yy, x_T=xT.clone(), steps=10, classifier=clf, classifier_scale=0.0)
+    torch.testing.assert_close(base, zero)
+    guided = trained.sample(4, y=yy, x_T=xT.clone(), steps=10, classifier=clf, classifier_scale=5.0)
+    assert not torch.allclose(base, guided)
+    with torch.no_grad():                     # guidance raises the classifier's log-probability of y
+        def logp(img):
+            return torch.log_softmax(clf(img * 2 - 1, torch.zeros(4, dtype=torch.long)), 1)[range(4), yy].mean()
+        assert logp(guided) > logp(base)
+
+
+def test_ncsn_loss_score_and_sampling():
+    torch.manual_seed(0)
+    model = NCSN(NCSNConfig(image_size=8, base_channels=8, channel_mult=(1, 2), patch_size=1, num_sigmas=4,
+                            n_steps_each=3))
+    torch.testing.assert_close(model.sigmas[1:] / model.sigmas[:-1],
+                               torch.full((3,), (0.01 / 1.0) ** (1 / 3)))
+    x, _ = tiny_data()
+    # DSM loss by hand
+    torch.manual_seed(4)
+    got = model(x)["loss"]
+    torch.manual_seed(4)
+    idx = torch.randint(0, 4, (16,))
+    sig = model.sigmas[idx].view(-1, 1, 1, 1)
+    z = torch.randn_like(x)
+    s = model.unet(x + sig * z, model._noise_input(sig.flatten())) / sig
+    torch.testing.assert_close(got, 0.5 * (sig * s + z).square().mean())
+    losses = fit(model, x, None, 40)
+    assert sum(losses[-8:]) / 8 < 0.7 * sum(losses[:8]) / 8
+    out = model.sample(3, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (3, 1, 8, 8) and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_unet_shapes_and_patch_stem():
+    for cfg in (UNetConfig(image_size=28, base_channels=8, num_heads=2),
+                UNetConfig(image_size=28, base_channels=8, patch_size=2, num_heads=2, num_classes=10),
+                UNetConfig(image_size=32, in_channels=3, base_channels=8, channel_mult=(1, 2, 2, 2), num_heads=2)):
+        net = UNet(cfg)
+        x = torch.randn(2, cfg.in_channels, cfg.image_size, cfg.image_size)
+        y = torch.tensor([1, 10]) if cfg.num_classes else None
+        out = net(x, torch.tensor([3, 900]), y)
+        assert out.shape == x.shape
+        assert float(out.abs().max()) == 0.0          # zero-initialised output layer (Ho 2020)
+    net = UNet(UNetConfig(image_size=8, base_channels=8, channel_mult=(1, 2), num_heads=2, channels_last=False))
+    net2 = UNet(UNetConfig(image_size=8, base_channels=8, channel_mult=(1, 2), num_heads=2, channels_last=True))
+    net2.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        for p in [*net.parameters()]:
+            p.add_(0.1 * torch.randn_like(p))
+        net2.load_state_dict(net.state_dict())
+        x = torch.randn(2, 1, 8, 8)
+        torch.testing.assert_close(net(x, torch.tensor([1, 2])), net2(x, torch.tensor([1, 2])), atol=1e-5, rtol=1e-4)
+
+
+def test_bad_configs_and_inputs():
+    with pytest.raises(ValueError, match="schedule: expected one of linear, cosine"):
+        build_model("ddpm", schedule="sigmoid")
+    with pytest.raises(ValueError, match="p_uncond: expected a probability"):
+        build_model("ddpm", p_uncond=1.5)
+    with pytest.raises(ValueError, match="patch_size: expected a divisor of image_size 28"):
+        build_model("ddpm", patch_size=3)
+    with pytest.raises(ValueError, match="channel_mult: 4 levels need image_size"):
+        build_model("ddpm", image_size=8, patch_size=1, channel_mult=(1, 2, 2, 2))
+    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
+        build_model("ncsn", sigma_min=2.0)
+    model = DDPM(DDPMConfig(**TINY))
+    with pytest.raises(ValueError, match="steps: expected an integer in"):
+        model.sample(2, steps=1000)
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        model.sample(2, temperature=0.5)
+    with pytest.raises(ValueError, match="unconditional"):
+        model.sample(2, y=torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="expected a float tensor"):
+        model(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
