@@ -148,12 +148,19 @@ def curves(name, img):
 
 
 def _median_time(fn, n):
-    ts = []
+    """Median wall time of ``n`` runs (and the list); CPU time (all threads) is kept in _CPU."""
+    ts, cs = [], []
     for _ in range(n):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
+        cs.append(time.process_time() - c0)
+    _CPU.append(float(np.median(cs)))
     return float(np.median(ts)), ts
+
+
+_CPU: list[float] = []
 
 
 def quality_for_rate(img, rate):
@@ -181,13 +188,16 @@ def speed(imgs):
     out["gray512_quality"] = q
     out["gray512_bpp"] = 8 * len(data) / 512 / 512
     out["gray512_encode_s"] = t_enc
+    out["gray512_encode_cpu_s"] = _CPU[-1]
     out["gray512_encode_all_s"] = all_enc
     out["gray512_decode_s"] = t_dec
+    out["gray512_decode_cpu_s"] = _CPU[-1]
     out["gray512_decode_all_s"] = all_dec
     rgb = aip.io.load_sample("coffee", size=512)
     t_rgb, all_rgb = _median_time(lambda: encode(rgb, quality=50), 3)
     d = encode(rgb, quality=50)
     out["rgb512_encode_s"] = t_rgb
+    out["rgb512_encode_cpu_s"] = _CPU[-1]
     out["rgb512_encode_all_s"] = all_rgb
     out["rgb512_bpp"] = 8 * len(d) / 512 / 512
     out["rgb512_decode_s"] = _median_time(lambda: decode(d), 3)[0]
@@ -314,10 +324,11 @@ def markdown(r) -> str:
           "| measure | value | target |", "|---|---|---|"]
     sp, mem = r["speed"], r["memory"]
     L.append(f"| encode 512x512 gray at {sp['gray512_bpp']:.3f} bpp (median of 5) | "
-             f"{sp['gray512_encode_s']:.3f} s | <= 1.0 s |")
-    L.append(f"| decode 512x512 gray (median of 7) | {sp['gray512_decode_s']:.3f} s | <= 0.1 s |")
+             f"{sp['gray512_encode_s']:.3f} s wall, {sp['gray512_encode_cpu_s']:.3f} s CPU | <= 1.0 s |")
+    L.append(f"| decode 512x512 gray (median of 7) | {sp['gray512_decode_s']:.3f} s wall, "
+             f"{sp['gray512_decode_cpu_s']:.3f} s CPU | <= 0.1 s |")
     L.append(f"| encode 512x512 RGB (coffee, quality 50, {sp['rgb512_bpp']:.3f} bpp, median of 3) | "
-             f"{sp['rgb512_encode_s']:.3f} s | <= 2 s |")
+             f"{sp['rgb512_encode_s']:.3f} s wall, {sp['rgb512_encode_cpu_s']:.3f} s CPU | <= 2 s |")
     L.append(f"| decode 512x512 RGB | {sp['rgb512_decode_s']:.3f} s | |")
     if mem:
         L.append(f"| peak RSS, 2048x2048 RGB encode (subprocess; {mem['rgb2048_encode_s']:.1f} s, "

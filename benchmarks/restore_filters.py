@@ -14,7 +14,8 @@ Usage::
     python benchmarks/restore_filters.py            # full tables, a few minutes on one core
     python benchmarks/restore_filters.py --quick    # 256 only, sigma 25, two images
 
-Writes benchmarks/results/restore_filters.md and restore_filters.json (``--quick``: restore_filters_quick.*).
+Writes benchmarks/results/restore_filters.md, restore_filters.json and restore_filters_scatter.png (PSNR
+against time) (``--quick``: restore_filters_quick.*).
 """
 
 from __future__ import annotations
@@ -49,17 +50,18 @@ OURS = {
     "nlm": "denoise_nl_means",
 }
 # Peer settings: patch/search sizes that were best on the training images (brick, grass, gravel, rocket,
-# moon, coins); h is then searched per image on H_GRID (multiples of sigma).
+# moon, coins at 256, resized and native crops; scikit-image over patch 5/7 x distance 4/5/6/8, OpenCV over
+# template 5/7 x search 11/15/21); h is then searched per image on H_GRID (multiples of sigma).
 PEERS = {  # per sigma (0-255 scale)
     "skimage_nlm": {15: {"patch_size": 5, "patch_distance": 6}, 25: {"patch_size": 7, "patch_distance": 8},
                     50: {"patch_size": 7, "patch_distance": 6}},
-    "opencv_nlm": {15: {"templateWindowSize": 7, "searchWindowSize": 21},
-                   25: {"templateWindowSize": 7, "searchWindowSize": 21},
+    "opencv_nlm": {15: {"templateWindowSize": 5, "searchWindowSize": 11},
+                   25: {"templateWindowSize": 5, "searchWindowSize": 15},
                    50: {"templateWindowSize": 7, "searchWindowSize": 21}},
 }
 H_GRID = {
     "skimage_nlm": (0.5, 0.6, 0.7, 0.8, 0.9),
-    "opencv_nlm": (0.7, 0.8, 0.9, 1.0, 1.1, 1.2),
+    "opencv_nlm": (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4),
 }
 
 
@@ -218,6 +220,34 @@ def markdown(rows, grid_rows, sizes, sigmas, meta) -> str:
     return "\n".join(lines)
 
 
+def scatter(rows: list[dict], path: Path, size: int) -> None:
+    """PSNR against time (log scale), one point per method and sigma, mean over the images of ``size``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summ = summarise(rows)
+    sigmas = sorted({k[1] for k in summ if k[0] == size})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = dict(zip(sigmas, "os^D"))
+    for i, m in enumerate([*OURS, *PEERS]):
+        pts = [(summ[(size, s, m)]["seconds"], summ[(size, s, m)]["psnr"], s) for s in sigmas
+               if (size, s, m) in summ]
+        for t, p, s in pts:
+            ax.scatter(max(t, 1e-3), p, color=f"C{i}", marker=markers[s], label=m if s == sigmas[0] else None)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per image (one thread)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"Filtering denoisers, gray {size}x{size}; markers: sigma " + ", ".join(
+        f"{s} ({markers[s]})" for s in sigmas))
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="256 only, sigma 25, two images")
@@ -237,9 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = denoise_table(images, sizes, sigmas)
     grid_rows = grid_table(spatial=(2.0, 4.0) if args.quick else (2.0, 4.0, 8.0, 16.0))
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine() + " "
-                + platform.processor(), "threads": "OMP/MKL/torch/OpenCV threads = 1", "images": list(images),
-                "total_seconds": time.perf_counter() - t0, "peers": PEERS, "h_grid": H_GRID}
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs",
+            "threads": "OMP/MKL/torch/OpenCV threads = 1", "images": list(images),
+            "total_seconds": time.perf_counter() - t0, "peers": PEERS, "h_grid": H_GRID}
     RESULTS.mkdir(exist_ok=True)
     stem = "restore_filters_quick" if args.quick else "restore_filters"
     md = markdown(rows, grid_rows, sizes, sigmas, meta)
@@ -247,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     summ = {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in summarise(rows).items()}
     (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows, "summary": summ, "grid": grid_rows},
                                                      indent=1))
+    scatter(rows, RESULTS / f"{stem}_scatter.png", max(sizes))
     print(md)
     print(f"total {meta['total_seconds']:.0f} s")
     return 0

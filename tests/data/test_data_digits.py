@@ -54,3 +54,22 @@ def test_shipped_lenet_reads_generated_digits():
     net = load_lenet("digits")
     pred = net.predict(torch.from_numpy(x).float().div(255).unsqueeze(1))
     assert (pred.numpy() == y).mean() >= 0.97
+
+
+def test_builtin_digits_split_is_cached_under_aip_cache(tmp_path, monkeypatch):
+    from aip.data import digits, load_dataset
+
+    monkeypatch.setenv("AIP_CACHE", str(tmp_path))
+    monkeypatch.setattr(digits, "DIGITS_SPLIT", {"train": (40, 1), "test": (20, 2)})
+    te = load_dataset("digits", "test")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"digits_v{digits.DIGITS_VERSION}_test.npz"]
+    x, y = synthetic_digits(20, seed=2)
+    assert np.array_equal(np.round(te.images[:, 0].numpy() * 255).astype(np.uint8), x)
+    assert np.array_equal(te.labels.numpy(), y)
+    again = load_dataset("digits", "test")  # from the cache file
+    assert np.array_equal(again.images.numpy(), te.images.numpy())
+    tr = load_dataset("digits", "train")
+    assert len(tr) == 40 and tr.num_classes == 10
+    # train and test images differ (different seeds)
+    assert not any(np.array_equal(a, b) for a in tr.images.numpy() for b in te.images.numpy())

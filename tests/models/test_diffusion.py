@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from aip.models import DDPM, NCSN, DDPMConfig, NCSNConfig, NoiseAwareClassifier, UNet, UNetConfig, build_model
 from aip.models.diffusion import NoiseAwareClassifierConfig
 
-TINY = dict(image_size=8, base_channels=8, channel_mult=(1, 2), patch_size=1, num_heads=2, num_timesteps=100,
-            sample_steps=10)
+TINY = {"image_size": 8, "base_channels": 8, "channel_mult": (1, 2), "patch_size": 1, "num_heads": 2, "num_timesteps": 100,
+            "sample_steps": 10}
 
 
 def tiny_data(n=16, size=8):
@@ -72,7 +72,7 @@ def test_guidance_scale_one_equals_conditional(trained):
         torch.testing.assert_close(trained.eps(x, t, y, guidance=0.0), uncond)
         torch.testing.assert_close(trained.eps(x, t, y, guidance=3.0), uncond + 3 * (cond - uncond),
                                    atol=1e-5, rtol=1e-5)
-    g = lambda: torch.Generator().manual_seed(0)          # noqa: E731
+    g = lambda: torch.Generator().manual_seed(0)
     xT = torch.randn(4, 1, 8, 8, generator=g())
     s1 = trained.sample(4, y=y, guidance=1.0, x_T=xT.clone(), steps=5)
     s_cond = trained.sample(4, y=y, guidance=1.0, x_T=xT.clone(), steps=5, sampler="ddim")

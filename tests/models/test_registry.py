@@ -7,16 +7,16 @@ import json
 import pytest
 import torch
 
-import aip.models as models
+from aip import models
 from aip.models import MODELS, build_model, model_from_config_dict
 
 SMALL = {
-    "ddpm": dict(base_channels=8, num_heads=2, num_timesteps=50, sample_steps=3),
-    "ncsn": dict(base_channels=8, n_steps_each=2, num_sigmas=3),
-    "gan": dict(hidden_dim=16, latent_dim=8),
-    "dcgan": dict(base_channels=4, latent_dim=8),
-    "cgan": dict(base_channels=4, latent_dim=8),
-    "vqvae": dict(num_embeddings=8, embedding_dim=4, prior_channels=8, prior_layers=1),
+    "ddpm": {"base_channels": 8, "num_heads": 2, "num_timesteps": 50, "sample_steps": 3},
+    "ncsn": {"base_channels": 8, "n_steps_each": 2, "num_sigmas": 3},
+    "gan": {"hidden_dim": 16, "latent_dim": 8},
+    "dcgan": {"base_channels": 4, "latent_dim": 8},
+    "cgan": {"base_channels": 4, "latent_dim": 8},
+    "vqvae": {"num_embeddings": 8, "embedding_dim": 4, "prior_channels": 8, "prior_layers": 1},
 }
 
 
@@ -60,3 +60,19 @@ def test_build_model_errors():
         build_model("vae", latent=3)
     with pytest.raises(ValueError, match="config: expected a 'model' key"):
         model_from_config_dict({"latent_dim": 3})
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("size,channels", [(25, 1), (8, 1), (12, 3)])
+def test_other_sizes_and_channels(name, size, channels):
+    torch.manual_seed(0)
+    kw = dict(SMALL.get(name, {}), image_size=size, in_channels=channels)
+    if name in ("ddpm", "ncsn") and size < 16:
+        kw["channel_mult"] = (1, 2)
+    model = build_model(name, **kw)
+    x = torch.rand(2, channels, size, size)
+    y = torch.tensor([0, 1]) if model.conditional else None
+    for phase in model.phases():
+        assert torch.isfinite(model(x, y, phase=phase)["loss"])
+    s = model.sample(2)
+    assert s.shape == (2, channels, size, size) and float(s.min()) >= 0 and float(s.max()) <= 1

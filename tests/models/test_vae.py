@@ -10,7 +10,14 @@ import torch
 from scipy.special import logsumexp
 
 from aip.models import AE, CVAE, VAE, VQVAE, VampVAE, build_model, nats_to_bits_per_dim
-from aip.models.vae import MaskedConv2d, PixelCNNPrior, VectorQuantizerEMA, VAEConfig, VampVAEConfig, VQVAEConfig
+from aip.models.vae import (
+    MaskedConv2d,
+    PixelCNNPrior,
+    VAEConfig,
+    VampVAEConfig,
+    VectorQuantizerEMA,
+    VQVAEConfig,
+)
 
 
 def tiny_data(n=16, size=8, seed=0):
@@ -39,7 +46,7 @@ def train_steps(model, x, y, steps=30, lr=3e-3):
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae", "vampvae", "vqvae"])
 def test_loss_decreases(name):
-    kw = dict(image_size=8, hidden_channels=(8, 16))
+    kw = {"image_size": 8, "hidden_channels": (8, 16)}
     if name in ("cvae",):
         kw["num_classes"] = 4
     if name == "vampvae":
@@ -181,8 +188,8 @@ def test_samples_interpolation_and_bits_per_dim():
 
 
 def test_bad_configs():
-    with pytest.raises(ValueError, match="image_size: expected a multiple of 4"):
-        build_model("vae", image_size=30)
+    with pytest.raises(ValueError, match=r"image_size: expected an integer in \[4, inf\]"):
+        build_model("vae", image_size=3)
     with pytest.raises(ValueError, match="likelihood: expected one of bernoulli, gaussian"):
         build_model("vae", likelihood="poisson")
     with pytest.raises(ValueError, match="a CVAE needs num_classes >= 1"):

@@ -272,6 +272,18 @@ def test_deblur_pnp_beats_wiener_on_a_piecewise_smooth_image():
     assert _rmse(deblur_pnp(y, psf, sigma=0.01), x) < _rmse(deblur_wiener(y, psf, sigma=0.01), x)
 
 
+def test_harmonic_fill_reproduces_affine_data():
+    from aip.restore.variational import _harmonic_fill
+
+    i, j = np.mgrid[0:30, 0:30]
+    x = (0.1 + 0.02 * i + 0.01 * j).astype(np.float32)  # affine: discrete Laplacian is zero
+    m = np.zeros(x.shape, bool)
+    m[5:20, 8:25] = True
+    m[22, 3] = True
+    out = _harmonic_fill(np.where(m, 0.0, x).astype(np.float32), m)
+    assert np.abs(out - x).max() < 1e-5
+
+
 def test_inpaint_pnp_beats_tv_on_texture():
     # an oriented stripe texture is sparse in the DCT but has a large TV: the DCT prior wins
     i, j = np.mgrid[0:48, 0:48]

@@ -1,12 +1,20 @@
 import json
+import math
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from aip.train.checkpoint import (flatten_state, latest_checkpoint, load_checkpoint, rng_state, save_checkpoint,
-                                  set_rng_state, unflatten_state)
+from aip.train.checkpoint import (
+    flatten_state,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    unflatten_state,
+)
 
 
 def _opt_state():
@@ -25,7 +33,7 @@ def _equal(a, b):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return a == b or (a != a and b != b)
+    return a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
 
 
 def test_flatten_round_trip_keeps_types_keys_and_tensors():

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TinyAE  # noqa: F401  (defines the models the registry finds by name)
 
 from aip.cli.main import main
 from aip.io import read_image
-from tiny_models import TinyAE  # noqa: F401  (defines the models the registry finds by name)
 
 
 def _train(tmp_path, *extra, name="run"):

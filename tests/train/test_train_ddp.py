@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-
-from aip.train import Trainer, TrainConfig, seed_everything
-from aip.train.distributed import launch
 from tiny_models import TinyAE, TinyConfig, TinyGAN, TinyGANConfig, tiny_dataset
+
+from aip.train import TrainConfig, Trainer, seed_everything
+from aip.train.distributed import launch
 
 
 def _worker(rank, world, out_dir):

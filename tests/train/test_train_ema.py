@@ -39,3 +39,17 @@ def test_ema_single_step_matches_formula_and_does_not_track_grad():
 def test_ema_rejects_bad_decay():
     with pytest.raises(ValueError, match="decay"):
         EMA(nn.Linear(1, 1), decay=1.0)
+
+
+def test_ema_warmup_schedule():
+    model = nn.Linear(2, 1, bias=False)
+    ema = EMA(model, decay=0.99, warmup=True)
+    w = ema.module.weight.detach().clone()
+    target = torch.full_like(w, 5.0)
+    with torch.no_grad():
+        model.weight.copy_(target)
+    for k in range(30):
+        d = min(0.99, (1 + k) / (10 + k))
+        w = d * w + (1 - d) * target
+        ema.update(model)
+    torch.testing.assert_close(ema.module.weight, w, rtol=0, atol=1e-6)

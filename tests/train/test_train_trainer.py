@@ -2,14 +2,14 @@ import json
 
 import pytest
 import torch
-
-from aip.train import Trainer, TrainConfig, latest_checkpoint, seed_everything
 from tiny_models import TinyAE, TinyConfig, TinyGAN, TinyGANConfig, tiny_dataset
+
+from aip.train import TrainConfig, Trainer, latest_checkpoint, seed_everything
 
 
 def _cfg(**kw):
-    base = dict(steps=8, batch_size=16, lr=1e-2, ema_decay=0.9, grad_clip=1.0, seed=3, log_every=2,
-                sample_every=0, checkpoint_every=0, num_samples=8)
+    base = {"steps": 8, "batch_size": 16, "lr": 1e-2, "ema_decay": 0.9, "grad_clip": 1.0, "seed": 3,
+            "log_every": 2, "sample_every": 0, "checkpoint_every": 0, "num_samples": 8}
     base.update(kw)
     return TrainConfig(**base)
 
@@ -67,7 +67,7 @@ def test_loss_decreases_and_logs(tmp_path):
 def test_grad_clip_bounds_the_update():
     # with SGD-like check: clip_grad_norm_ returns the pre-clip norm; after clipping the norm is <= clip
     tr = _make(TinyAE, TinyConfig, None, _cfg(steps=1, grad_clip=1e-3))
-    x, y = tr.stream.next()
+    x, _ = tr.stream.next()
     tr.module.zero_grad()
     out = tr.net(x, None, phase="main")
     out["loss"].backward()

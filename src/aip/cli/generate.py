@@ -51,6 +51,7 @@ def register(sub) -> None:
                        description="Train a generative model on a built-in dataset or a folder. Extra "
                                    "--key value pairs set the model's config. Runs under torchrun for DDP.")
     p.__class__ = _KeyValueParser  # keep unknown --key value pairs for the model config
+    p.allow_abbrev = False  # a model key must never be taken for a prefix of a trainer flag
     p.add_argument("model", nargs="?", default=None,
                    help="model name (vae, cvae, vampvae, vqvae, gan, dcgan, cgan, ddpm, ncsn, ...); "
                         "optional with --resume")

@@ -7,13 +7,34 @@ CIFAR-10 python batches, one image sub-folder per class.
 """
 
 from aip.data.builtin import BUILTIN
-from aip.data.dataset import (BatchStream, ImageDataset, dist_info, from_uint8, load_dataset, make_loader,
-                              make_sampler)
+from aip.data.dataset import (
+                              BatchStream,
+                              ImageDataset,
+                              dist_info,
+                              from_uint8,
+                              load_dataset,
+                              make_loader,
+                              make_sampler,
+)
 from aip.data.digits import synthetic_digits
 from aip.data.files import load_cifar_folder, load_idx_folder, load_image_folder, read_idx
 
 DATASETS = tuple(BUILTIN)
+METHODS = {"datasets": list(DATASETS), "loaders": ["mnist_idx", "cifar10", "image_folder"]}
 
-__all__ = ["DATASETS", "ImageDataset", "BatchStream", "load_dataset", "make_loader", "make_sampler",
-           "dist_info", "from_uint8", "synthetic_digits", "read_idx", "load_idx_folder", "load_cifar_folder",
-           "load_image_folder"]
+__all__ = [
+                              "DATASETS",
+                              "METHODS",
+                              "BatchStream",
+                              "ImageDataset",
+                              "dist_info",
+                              "from_uint8",
+                              "load_cifar_folder",
+                              "load_dataset",
+                              "load_idx_folder",
+                              "load_image_folder",
+                              "make_loader",
+                              "make_sampler",
+                              "read_idx",
+                              "synthetic_digits",
+]

@@ -59,10 +59,13 @@ def children(y: np.ndarray, x: np.ndarray, b: int, hp: int, wp: int) -> tuple[np
 def domain_step(b: int, hp: int, wp: int, step_div: int, max_domains: int) -> int:
     """Grid step (half-resolution pixels) of the domain pool for range size ``b``.
 
-    ``b // step_div`` (at least 1), widened until the pool holds at most ``max_domains`` domains.
+    ``b // step_div`` (at least 1), widened until the pool holds at most ``max_domains`` domains
+    (``max_domains / 4`` for ranges of size 2).
     """
     hh, wh = hp // 2, wp // 2
     step = max(1, b // step_div)
+    if b <= 2:  # 2x2 ranges: a quarter of the pool (cheaper index, same quality measured)
+        max_domains = max(1, max_domains // 4)
     if b > hh or b > wh:
         return step
     while ((hh - b) // step + 1) * ((wh - b) // step + 1) > max_domains:

@@ -47,22 +47,6 @@ def mean_levels(params: Params, chroma: bool) -> int:
     return int(round(1.0 / params.mean_step(chroma))) + 1
 
 
-def _med(left: int, top: int, tl: int, mid: int) -> int:
-    if left < 0 and top < 0:
-        return mid
-    if left < 0:
-        return top
-    if top < 0:
-        return left
-    if tl < 0:
-        return (left + top) // 2
-    if tl >= max(left, top):
-        return min(left, top)
-    if tl <= min(left, top):
-        return max(left, top)
-    return left + top - tl
-
-
 def predict_means(qm: np.ndarray, left: np.ndarray, top: np.ndarray, tl: np.ndarray, mid: int) -> np.ndarray:
     """Vectorised MED prediction (the encoder knows every mean)."""
     lv = np.where(left >= 0, qm[np.maximum(left, 0)], -1)
@@ -159,8 +143,20 @@ def read_plane(r: Reader, params: Params, h: int, w: int, chroma: bool) -> tuple
     qm = [0] * n
     lt, tt, ct, rs = left.tolist(), top.tolist(), tl.tolist(), res.tolist()
     mid = L // 2
-    for i in range(n):
+    for i in range(n):  # the MED predictor of _med, inlined (sequential: neighbours are decoded first)
         a, t, c = lt[i], tt[i], ct[i]
-        qm[i] = _med(qm[a] if a >= 0 else -1, qm[t] if t >= 0 else -1, qm[c] if c >= 0 else -1, mid) + rs[i]
+        if a < 0:
+            pred = mid if t < 0 else qm[t]
+        elif t < 0:
+            pred = qm[a]
+        else:
+            va, vt = qm[a], qm[t]
+            if c < 0:
+                pred = (va + vt) // 2
+            else:
+                vc = qm[c]
+                hi, lo = (va, vt) if va >= vt else (vt, va)
+                pred = lo if vc >= hi else (hi if vc <= lo else va + vt - vc)
+        qm[i] = pred + rs[i]
     qm = np.clip(np.array(qm, dtype=np.int64), 0, L - 1)
     return Leaves(y, x, bb, k, iso, p, qm, flags), hp, wp

@@ -30,7 +30,40 @@ _LAZY = {
     "NCSN": "ncsn", "NCSNConfig": "ncsn",
 }
 
-__all__ = ["METHODS", *_LAZY]
+__all__ = [
+    "AE",
+    "CGAN",
+    "CVAE",
+    "DCGAN",
+    "DDPM",
+    "GAN",
+    "METHODS",
+    "MODELS",
+    "NCSN",
+    "VAE",
+    "VQVAE",
+    "CGANConfig",
+    "CVAEConfig",
+    "DCGANConfig",
+    "DDPMConfig",
+    "GANConfig",
+    "GenerativeModel",
+    "NCSNConfig",
+    "NoiseAwareClassifier",
+    "NoiseAwareClassifierConfig",
+    "UNet",
+    "UNetConfig",
+    "VAEConfig",
+    "VQVAEConfig",
+    "VampVAE",
+    "VampVAEConfig",
+    "VectorQuantizerEMA",
+    "build_model",
+    "count_parameters",
+    "make_config",
+    "model_from_config_dict",
+    "nats_to_bits_per_dim",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -51,7 +51,8 @@ class DDPMConfig:
     """Configuration of :class:`DDPM` (network, schedule, label dropout, optimiser defaults for the trainer).
 
     The default network (about 0.8 M parameters) works on a 2x2 space-to-depth view of 28x28 images with
-    three resolutions (14, 7, 4) and attention at the lowest.
+    three resolutions (14, 7, 4) and attention at the lowest. ``patch_size=None`` means 2 for even image sides
+    and 1 for odd ones.
     """
 
     image_size: int = 28
@@ -60,7 +61,7 @@ class DDPMConfig:
     base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
-    patch_size: int = 2
+    patch_size: int | None = None
     mid_attention: bool = True
     num_heads: int = 4
     dropout: float = 0.0
@@ -87,10 +88,15 @@ class DDPMConfig:
         check_positive(self.guidance, "guidance", allow_zero=True)
         check_positive(self.lr, "lr")
 
+    def resolved_patch_size(self) -> int:
+        if self.patch_size is None:
+            return 2 if self.image_size % 2 == 0 else 1
+        return self.patch_size
+
     def unet_config(self) -> UNetConfig:
         return UNetConfig(image_size=self.image_size, in_channels=self.in_channels,
                           base_channels=self.base_channels, channel_mult=tuple(self.channel_mult),
-                          num_res_blocks=self.num_res_blocks, patch_size=self.patch_size,
+                          num_res_blocks=self.num_res_blocks, patch_size=self.resolved_patch_size(),
                           mid_attention=self.mid_attention, num_heads=self.num_heads,
                           num_classes=self.num_classes, dropout=self.dropout,
                           channels_last=self.channels_last)
@@ -121,6 +127,10 @@ class DDPM(GenerativeModel):
                                       beta_end=config.beta_end)
 
     # -- training ---------------------------------------------------------------------------------------
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """Adam defaults for the trainer (``lr`` from the config)."""
+        return {"lr": float(self.config.lr)}
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         if phase != "main":
             raise ValueError(f"phase: expected 'main', got {phase!r}")

@@ -31,7 +31,16 @@ from torch import nn
 
 from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
-from aip.models.layers import check_image_batch, check_labels, mlp, to_signed, to_unit
+from aip.models.layers import (
+    check_image_batch,
+    check_labels,
+    crop_to,
+    mlp,
+    pad_to,
+    padded_size,
+    to_signed,
+    to_unit,
+)
 
 
 @dataclass
@@ -54,8 +63,6 @@ class GANConfig:
         check_int(self.in_channels, "in_channels", low=1, high=4)
         check_int(self.latent_dim, "latent_dim", low=1)
         check_choice(self.arch, "arch", ("mlp", "dcgan"))
-        if self.arch == "dcgan" and self.image_size % 4:
-            raise ValueError(f"image_size: expected a multiple of 4 for the DCGAN, got {self.image_size}")
         check_int(self.hidden_dim, "hidden_dim", low=1)
         check_int(self.base_channels, "base_channels", low=1)
         check_int(self.num_classes, "num_classes", low=0)
@@ -100,11 +107,13 @@ class MLPDiscriminator(nn.Module):
 
 
 class DCGenerator(nn.Module):
-    """z -> (4c, s/4, s/4) -> (2c, s/2, s/2) -> (C, s, s), batch norm + ReLU, tanh output."""
+    """z -> (4c, s/4, s/4) -> (2c, s/2, s/2) -> (C, s, s), batch norm + ReLU, tanh output (sides that are
+    not a multiple of 4 are generated at the next multiple and cropped)."""
 
     def __init__(self, cfg: GANConfig) -> None:
         super().__init__()
-        c, s = cfg.base_channels, cfg.image_size // 4
+        self.size = cfg.image_size
+        c, s = cfg.base_channels, padded_size(cfg.image_size) // 4
         self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, 4 * c * s * s, bias=False))
         self.bn0 = nn.BatchNorm2d(4 * c)
         self.shape = (4 * c, s, s)
@@ -112,7 +121,16 @@ class DCGenerator(nn.Module):
                                  nn.ReLU(True), nn.ConvTranspose2d(2 * c, cfg.in_channels, 4, 2, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(F.relu(self.bn0(self.fc(z).view(-1, *self.shape))))
+        return crop_to(self.net(F.relu(self.bn0(self.fc(z).view(-1, *self.shape)))), self.size)
+
+
+class _PadTo(nn.Module):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pad_to(x, self.size)
 
 
 class DCDiscriminator(nn.Module):
@@ -120,8 +138,9 @@ class DCDiscriminator(nn.Module):
 
     def __init__(self, cfg: GANConfig) -> None:
         super().__init__()
-        c, s = cfg.base_channels, cfg.image_size // 4
+        c, s = cfg.base_channels, padded_size(cfg.image_size) // 4
         self.features = nn.Sequential(
+            _PadTo(padded_size(cfg.image_size)),
             nn.Conv2d(cfg.in_channels, c, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True), nn.Flatten())
         self.feature_dim = 2 * c * s * s
@@ -161,6 +180,10 @@ class GAN(GenerativeModel):
 
     def phases(self) -> list[str]:
         return ["d", "g"]
+
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """Adam settings for the trainer: lr 2e-4, betas (0.5, 0.999) by default (Radford 2015)."""
+        return {"lr": float(self.config.lr), "betas": tuple(float(b) for b in self.config.betas)}
 
     def phase_parameters(self, phase: str):
         if phase == "d":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -107,7 +108,7 @@ def mlp(sizes: list[int], *, act: type[nn.Module] = nn.ReLU, final_act: nn.Modul
         negative_slope: float | None = None) -> nn.Sequential:
     """Linear layers with an activation between them (LeakyReLU when ``negative_slope`` is given)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.LeakyReLU(negative_slope) if negative_slope is not None else act())
@@ -144,6 +145,22 @@ def check_labels(y: torch.Tensor | None, n: int, num_classes: int, *, required: 
     if y.numel() and (int(y.min()) < 0 or int(y.max()) > hi):
         raise ValueError(f"y: expected labels in [0, {num_classes - 1}], got values in [{int(y.min())}, {int(y.max())}]")
     return y.long()
+
+
+def padded_size(size: int, multiple: int = 4) -> int:
+    """The smallest multiple of ``multiple`` >= ``size`` (conv stacks run on images zero-padded to it)."""
+    return -(-size // multiple) * multiple
+
+
+def pad_to(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero-pad (B, C, H, W) at the bottom and right to (size, size)."""
+    ph, pw = size - x.shape[-2], size - x.shape[-1]
+    return F.pad(x, (0, pw, 0, ph)) if ph or pw else x
+
+
+def crop_to(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Top-left (size, size) crop of (B, C, H, W)."""
+    return x[..., :size, :size] if x.shape[-1] != size or x.shape[-2] != size else x
 
 
 def to_signed(x: torch.Tensor) -> torch.Tensor:

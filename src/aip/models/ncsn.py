@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from aip._shared.validate import check_int, check_positive
+from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import check_image_batch
 from aip.models.unet import UNet, UNetConfig
@@ -43,7 +43,7 @@ class NCSNConfig:
     base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
-    patch_size: int = 2
+    patch_size: int | None = None
     mid_attention: bool = True
     sigma_max: float = 1.0
     sigma_min: float = 0.01
@@ -84,7 +84,8 @@ class NCSN(GenerativeModel):
         super().__init__(config)
         self.unet = UNet(UNetConfig(image_size=config.image_size, in_channels=config.in_channels,
                                     base_channels=config.base_channels, channel_mult=config.channel_mult,
-                                    num_res_blocks=config.num_res_blocks, patch_size=config.patch_size,
+                                    num_res_blocks=config.num_res_blocks,
+                                    patch_size=config.patch_size or (2 if config.image_size % 2 == 0 else 1),
                                     mid_attention=config.mid_attention, channels_last=config.channels_last))
         self.register_buffer("sigmas", geometric_sigmas(config.sigma_max, config.sigma_min,
                                                         config.num_sigmas).float(), persistent=False)
@@ -99,6 +100,10 @@ class NCSN(GenerativeModel):
         if sigma.ndim == 0:
             sigma = sigma.expand(x.shape[0])
         return self.unet(x, self._noise_input(sigma)) / sigma.view(-1, 1, 1, 1)
+
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """Adam defaults for the trainer (``lr`` from the config)."""
+        return {"lr": float(self.config.lr)}
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         if phase != "main":
@@ -116,11 +121,20 @@ class NCSN(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                n_steps_each: int | None = None, step_lr: float | None = None, denoise: bool = True,
-               progress: bool = False, **kwargs: Any) -> torch.Tensor:
-        """Annealed Langevin dynamics from uniform noise (Song & Ermon 2019, Algorithm 1), clamped to [0, 1]."""
+               sampler: str | None = None, steps: int | None = None, progress: bool = False,
+               **kwargs: Any) -> torch.Tensor:
+        """Annealed Langevin dynamics from uniform noise (Song & Ermon 2019, Algorithm 1), clamped to [0, 1].
+
+        ``steps`` is an alias of ``n_steps_each`` (Langevin updates per noise level); ``sampler`` may only be
+        ``"langevin"``.
+        """
         if kwargs:
             raise TypeError(f"sample: unexpected keyword arguments {sorted(kwargs)}; expected n_steps_each, "
-                            "step_lr, denoise, progress")
+                            "steps, step_lr, denoise, sampler, progress")
+        if sampler is not None:
+            check_choice(sampler, "sampler", ("langevin",))
+        if steps is not None and n_steps_each is None:
+            n_steps_each = steps
         if y is not None:
             raise ValueError("y: NCSN is unconditional, got labels")
         n = check_int(n, "n", low=1)

@@ -27,7 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from aip._shared.validate import check_int, check_positive
-from aip.models.layers import ResBlock, SelfAttention2d, Downsample, Upsample, group_norm, sinusoidal_embedding
+from aip.models.layers import (
+    Downsample,
+    ResBlock,
+    SelfAttention2d,
+    Upsample,
+    group_norm,
+    sinusoidal_embedding,
+)
 
 
 @dataclass
@@ -97,7 +104,7 @@ class UNet(nn.Module):
         c0 = config.base_channels
         emb_dim = 4 * c0
         chans = [c0 * m for m in config.channel_mult]
-        kw = dict(dropout=config.dropout, groups=config.groups)
+        kw = {"dropout": config.dropout, "groups": config.groups}
         self.time_mlp = nn.Sequential(nn.Linear(c0, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.class_emb = nn.Embedding(config.num_classes + 1, emb_dim) if config.num_classes else None
         p2 = config.patch_size ** 2

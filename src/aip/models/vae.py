@@ -32,7 +32,7 @@ from torch import nn
 
 from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
-from aip.models.layers import check_image_batch, check_labels
+from aip.models.layers import check_image_batch, check_labels, crop_to, pad_to, padded_size
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -45,30 +45,37 @@ def nats_to_bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Ten
 # -- conv encoder / decoder -------------------------------------------------------------------------------
 
 class ConvEncoder(nn.Module):
-    """Two stride-2 4x4 convolutions with ReLU, flattened, then a linear layer (+ optional one-hot label)."""
+    """Two stride-2 4x4 convolutions with ReLU, flattened, then a linear layer (+ optional one-hot label).
+
+    Images whose side is not a multiple of 4 are zero-padded to the next one.
+    """
 
     def __init__(self, in_ch: int, size: int, hidden: tuple[int, int], out_dim: int, label_dim: int = 0,
                  hidden_dim: int = 256) -> None:
         super().__init__()
         h1, h2 = hidden
+        self.padded = size = padded_size(size)
         self.conv = nn.Sequential(nn.Conv2d(in_ch, h1, 4, 2, 1), nn.ReLU(), nn.Conv2d(h1, h2, 4, 2, 1), nn.ReLU(),
                                   nn.Flatten())
         self.fc = nn.Sequential(nn.Linear(h2 * (size // 4) ** 2 + label_dim, hidden_dim), nn.ReLU(),
                                 nn.Linear(hidden_dim, out_dim))
 
     def forward(self, x: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.conv(x)
+        h = self.conv(pad_to(x, self.padded))
         if label is not None:
             h = torch.cat([h, label], 1)
         return self.fc(h)
 
 
 class ConvDecoder(nn.Module):
-    """Linear layers to a (h2, H/4, W/4) map, then two stride-2 transposed convolutions to logits."""
+    """Linear layers to a (h2, H/4, W/4) map, then two stride-2 transposed convolutions to logits
+    (cropped to ``size`` when it is not a multiple of 4)."""
 
     def __init__(self, in_dim: int, out_ch: int, size: int, hidden: tuple[int, int], hidden_dim: int = 256) -> None:
         super().__init__()
         h1, h2 = hidden
+        self.size = size
+        size = padded_size(size)
         self.shape = (h2, size // 4, size // 4)
         self.fc = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(),
                                 nn.Linear(hidden_dim, h2 * (size // 4) ** 2), nn.ReLU())
@@ -76,7 +83,7 @@ class ConvDecoder(nn.Module):
                                     nn.ConvTranspose2d(h1, out_ch, 4, 2, 1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.fc(z).view(-1, *self.shape))
+        return crop_to(self.deconv(self.fc(z).view(-1, *self.shape)), self.size)
 
 
 # -- VAE family ---------------------------------------------------------------------------------------------
@@ -98,8 +105,6 @@ class VAEConfig:
 
     def validate(self) -> None:
         check_int(self.image_size, "image_size", low=4)
-        if self.image_size % 4:
-            raise ValueError(f"image_size: expected a multiple of 4 (two stride-2 convolutions), got {self.image_size}")
         check_int(self.in_channels, "in_channels", low=1, high=4)
         check_int(self.latent_dim, "latent_dim", low=1)
         if len(tuple(self.hidden_channels)) != 2:
@@ -130,6 +135,10 @@ class _AEBase(GenerativeModel):
                                    config.hidden_channels, config.hidden_dim)
         if config.likelihood == "gaussian":
             self.log_sigma = nn.Parameter(torch.tensor(math.log(0.1)))
+
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """Adam defaults for the trainer (``lr`` from the config)."""
+        return {"lr": float(self.config.lr)}
 
     @property
     def num_dims(self) -> int:
@@ -555,8 +564,6 @@ class VQVAEConfig:
 
     def validate(self) -> None:
         check_int(self.image_size, "image_size", low=4)
-        if self.image_size % 4:
-            raise ValueError(f"image_size: expected a multiple of 4 (two stride-2 convolutions), got {self.image_size}")
         check_int(self.in_channels, "in_channels", low=1, high=4)
         if len(tuple(self.hidden_channels)) != 2:
             raise ValueError(f"hidden_channels: expected two channel counts, got {self.hidden_channels!r}")
@@ -608,6 +615,10 @@ class VQVAE(GenerativeModel):
     def phases(self) -> list[str]:
         return ["main", "prior"] if self.prior is not None else ["main"]
 
+    def optimizer_options(self, phase: str) -> dict[str, Any]:
+        """Adam defaults for the trainer (``lr`` from the config, both phases)."""
+        return {"lr": float(self.config.lr)}
+
     def phase_parameters(self, phase: str):
         if phase == "main":
             return [*self.encoder.parameters(), *self.decoder.parameters()]
@@ -615,20 +626,26 @@ class VQVAE(GenerativeModel):
             return list(self.prior.parameters())
         raise ValueError(f"phase: expected one of {', '.join(self.phases())}, got {phase!r}")
 
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(pad_to(x, padded_size(self.config.image_size)))
+
+    def _decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        return crop_to(self.decoder(z_q), self.config.image_size)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Code indices (B, H/4, W/4) of images in [0, 1] (no codebook update)."""
-        _, idx, _ = self.quantizer(self.encoder(x), update=False)
+        """Code indices (B, ceil(H/4), ceil(W/4)) of images in [0, 1] (no codebook update)."""
+        _, idx, _ = self.quantizer(self._encode(x), update=False)
         return idx
 
     def decode_codes(self, idx: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(self.quantizer.lookup(idx)))
+        return torch.sigmoid(self._decode(self.quantizer.lookup(idx)))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         check_image_batch(x, self.config.in_channels, self.config.image_size)
         y = check_labels(y, x.shape[0], self.config.num_classes, required=phase == "prior")
         if phase == "main":
-            z_q, idx, commit = self.quantizer(self.encoder(x))
-            rec = F.mse_loss(torch.sigmoid(self.decoder(z_q)), x)
+            z_q, idx, commit = self.quantizer(self._encode(x))
+            rec = F.mse_loss(torch.sigmoid(self._decode(z_q)), x)
             with torch.no_grad():
                 p = torch.bincount(idx.flatten(), minlength=self.config.num_embeddings).float()
                 p = p / p.sum()
@@ -650,7 +667,7 @@ class VQVAE(GenerativeModel):
             raise TypeError(f"sample: unexpected keyword arguments {sorted(kwargs)}")
         n = check_int(n, "n", low=1)
         device = self.quantizer.embedding.device
-        s = self.config.image_size // 4
+        s = padded_size(self.config.image_size) // 4
         if y is None and self.config.num_classes:
             y = torch.arange(n, device=device) % self.config.num_classes
         elif y is not None:

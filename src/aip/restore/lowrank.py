@@ -380,8 +380,10 @@ def _shrink_groups(groups, sig2, c, eps, torch):
     disc = (s - eps) ** 2 - 4.0 * (cc - eps * s)
     sx = torch.where(disc > 0, (s - eps + disc.clamp_min(0).sqrt()).clamp_min(0) / 2, torch.zeros_like(s))
     f = torch.where(s > 1e-12, sx / s.clamp_min(1e-12), torch.zeros_like(s))
-    proj = (vec * f[:, None, :]) @ vec.transpose(1, 2)           # V diag(sx/s) V^T
-    return yc @ proj + mean
+    # X = Y V diag(sx/s) V^T; eigh sorts ascending, so only the last r columns can be kept
+    r = max(int((f > 0).sum(1).max()), 1)
+    vr, fr = vec[:, :, -r:], f[:, -r:]
+    return ((yc @ vr) * fr[:, None, :]) @ vr.transpose(1, 2) + mean
 
 
 def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int, n_iter: int, lam: float,

@@ -26,7 +26,7 @@ from aip._shared.validate import as_image, check_choice, check_int, check_positi
 
 __all__ = [
     "omp", "ksvd", "KSVDResult", "dct_dictionary", "denoise_ksvd", "upscale_sparse", "train_sr_dictionary",
-    "SR_TRAINING_IMAGES",
+    "SR_TRAINING_IMAGES", "save_sr_dictionaries",
 ]
 
 
@@ -123,7 +123,8 @@ def omp(signals: Any, dictionary: Any, *, n_nonzero: int | None = None, tol: flo
     n_nonzero : int, optional
         Maximum number of atoms per signal (default: ``d // 10`` when ``tol`` is None, else ``d``).
     tol : float, optional
-        Target squared residual norm ``||y - D a||^2`` (the error-bounded variant).
+        Target squared residual norm ``||y - D a||^2`` (the error-bounded variant). With both ``tol`` and
+        ``n_nonzero``, OMP stops at whichever comes first (scikit-learn lets ``tol`` override).
     backend : "torch" or "sklearn"
         The batched torch kernel (default; CPU or GPU) or :func:`sklearn.linear_model.orthogonal_mp`.
     device : optional

@@ -27,8 +27,22 @@ METHODS = {
 }
 
 __all__ = [
-    "METHODS", "NoiseSchedule", "SchedulerOutput", "DDPMScheduler", "DDIMScheduler", "AnnealedLangevinScheduler",
-    "linear_betas", "cosine_betas", "cosine_alpha_bar", "make_betas", "geometric_sigmas", "spaced_timesteps",
-    "classifier_free_guidance", "classifier_guidance", "classifier_log_prob_grad",
-    "diffusion_sample", "ddim_invert", "langevin_sample",
+    "METHODS",
+    "AnnealedLangevinScheduler",
+    "DDIMScheduler",
+    "DDPMScheduler",
+    "NoiseSchedule",
+    "SchedulerOutput",
+    "classifier_free_guidance",
+    "classifier_guidance",
+    "classifier_log_prob_grad",
+    "cosine_alpha_bar",
+    "cosine_betas",
+    "ddim_invert",
+    "diffusion_sample",
+    "geometric_sigmas",
+    "langevin_sample",
+    "linear_betas",
+    "make_betas",
+    "spaced_timesteps",
 ]

@@ -180,7 +180,7 @@ def geometric_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num: int =
 class SchedulerOutput:
     """Result of a scheduler ``step``: the next sample and the model's estimate of x_0."""
 
-    __slots__ = ("prev_sample", "pred_original_sample")
+    __slots__ = ("pred_original_sample", "prev_sample")
 
     def __init__(self, prev_sample: torch.Tensor, pred_original_sample: torch.Tensor | None = None) -> None:
         self.prev_sample = prev_sample

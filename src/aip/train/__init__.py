@@ -8,11 +8,32 @@ FID-LeNet (with its real-data floor), classifier score, class accuracy and NLL.
 from aip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from aip.train.config import TrainConfig
 from aip.train.ema import EMA
-from aip.train.trainer import Trainer, balanced_labels, image_grid, sample_model, save_image_grid, seed_everything
+from aip.train.trainer import (
+    Trainer,
+    balanced_labels,
+    image_grid,
+    sample_model,
+    save_image_grid,
+    seed_everything,
+)
 
-__all__ = ["TrainConfig", "Trainer", "EMA", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-           "seed_everything", "sample_model", "save_image_grid", "image_grid", "balanced_labels",
-           "train_run", "load_run", "evaluate_run", "evaluate_model"]
+__all__ = [
+    "EMA",
+    "TrainConfig",
+    "Trainer",
+    "balanced_labels",
+    "evaluate_model",
+    "evaluate_run",
+    "image_grid",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_run",
+    "sample_model",
+    "save_checkpoint",
+    "save_image_grid",
+    "seed_everything",
+    "train_run",
+]
 
 
 def __getattr__(name):  # run and evaluate pull in the registry and the data: import them on demand

@@ -15,6 +15,7 @@ checkpoint intact.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -45,7 +46,7 @@ def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> An
         return {"__tuple__": [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
     if isinstance(obj, list):
         return [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
-    if isinstance(obj, float) and obj != obj:
+    if isinstance(obj, float) and math.isnan(obj):
         return {"__float__": "nan"}
     if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
         return {"__float__": "inf" if obj > 0 else "-inf"}

@@ -18,7 +18,8 @@ class TrainConfig:
     (``model.optimizer_options(phase)``), else 2e-4, (0.9, 0.999) and 0. ``steps`` or ``epochs`` (exactly one)
     sets the length; ``batch_size`` is per process (the global batch
     under DDP is ``batch_size * world_size``). The learning rate warms up linearly over ``warmup`` steps and
-    then stays constant or follows a cosine to 0 (``lr_schedule``). ``ema_decay`` 0 disables the EMA.
+    then stays constant or follows a cosine to 0 (``lr_schedule``). ``ema_decay`` 0 disables the EMA;
+    ``ema_warmup`` uses ``min(ema_decay, (1 + k) / (10 + k))`` at the k-th update.
     Intervals (``log_every``, ``sample_every``, ``checkpoint_every``) are in steps; 0 means only at the end.
     """
 
@@ -33,6 +34,7 @@ class TrainConfig:
     warmup: int = 0
     lr_schedule: Literal["constant", "cosine"] = "constant"
     ema_decay: float = 0.999
+    ema_warmup: bool = True
     grad_clip: float | None = 1.0
     bf16: bool = False
     seed: int = 0

@@ -1,7 +1,9 @@
 """Exponential moving average of a model's weights (Polyak averaging), used for sampling.
 
 After each optimiser step, ``theta_ema <- d * theta_ema + (1 - d) * theta``; buffers (batch-norm
-statistics) are copied. With a constant ``theta`` the gap shrinks as ``d^k`` after ``k`` updates.
+statistics) are copied. With a constant ``theta`` the gap shrinks as ``d^k`` after ``k`` updates. With
+``warmup`` the k-th update (k = 0, 1, ...) uses ``d_k = min(d, (1 + k) / (10 + k))``, so short runs are not
+dominated by the initial weights (as in TensorFlow's ExponentialMovingAverage with num_updates).
 
 References
 ----------
@@ -20,10 +22,11 @@ from torch import nn
 class EMA:
     """A frozen copy of ``model`` (``ema.module``) tracking its weights' moving average."""
 
-    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+    def __init__(self, model: nn.Module, decay: float = 0.999, *, warmup: bool = False) -> None:
         if not 0 <= decay < 1:
             raise ValueError(f"decay: expected a number in [0, 1), got {decay!r}")
         self.decay = float(decay)
+        self.warmup = bool(warmup)
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
@@ -32,7 +35,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         """One EMA step towards ``model``'s current weights."""
-        d = self.decay
+        d = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates)) if self.warmup else self.decay
         for pe, p in zip(self.module.parameters(), model.parameters()):
             if pe.is_floating_point():
                 pe.mul_(d).add_(p.detach().to(pe.dtype), alpha=1.0 - d)

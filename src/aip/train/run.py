@@ -17,10 +17,10 @@ import torch
 from aip._shared.files import atomic_write
 from aip.data.dataset import ImageDataset, load_dataset
 from aip.models.base import GenerativeModel
-from aip.train.models import build_model, get_model_class, make_config
 from aip.train import distributed as D
 from aip.train.checkpoint import latest_checkpoint, load_checkpoint
 from aip.train.config import TrainConfig
+from aip.train.models import build_model, get_model_class, make_config
 from aip.train.trainer import Trainer, seed_everything
 
 # model config fields filled from the data when the user does not set them

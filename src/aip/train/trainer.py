@@ -131,7 +131,7 @@ class Trainer:
             opt = torch.optim.AdamW(self.params[ph], **opts)
             self.optimizers[ph] = opt
             self.schedulers[ph] = torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor)
-        self.ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
+        self.ema = EMA(model, config.ema_decay, warmup=config.ema_warmup) if config.ema_decay > 0 else None
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._last_saved = -1
