@@ -92,6 +92,7 @@ class Runner:
         self.skip = skip
         self.only = only
         self.quick = quick
+        self.strip_only = False
 
     def wanted(self, method: str) -> bool:
         base = method.split(":", 1)[-1]
@@ -101,7 +102,7 @@ class Runner:
 
     def run(self, task: str, setting: str, image: str, method: str, fn, clean: np.ndarray, *,
             shave: int = 0, strip_key: str | None = None, extra: dict | None = None) -> dict | None:
-        if not self.wanted(method):
+        if not self.wanted(method) or (self.strip_only and strip_key is None):
             return None
         try:
             out, secs = timed(fn)
@@ -464,8 +465,9 @@ def targets(summary: list[dict]) -> list[dict]:
     if any(r["task"] == "inpaint" for r in summary):
         for mset in sorted({r["setting"] for r in summary if r["task"] == "inpaint"}):
             f = (lambda x, k=mset: x == k)
+            n_all = max(r["n"] for r in summary if r["task"] == "inpaint" and r["setting"] == mset)
             ours = {r["method"]: r["psnr"] for r in summary if r["task"] == "inpaint" and r["setting"] == mset
-                    and r["method"].startswith("aip:")}
+                    and r["method"].startswith("aip:") and r["n"] == n_all}  # methods that ran on every image
             peers = [v for v in (_mean(summary, "inpaint", m, f) for m in
                                  ("skimage:biharmonic", "opencv:telea", "opencv:ns")) if v is not None]
             if ours and peers:
@@ -489,6 +491,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
              f"({meta['machine']}; {meta['threads']}). Gray images {', '.join(meta['images'])}; "
              "PSNR in dB (data range 1, outputs clipped to [0, 1]), SSIM with a Gaussian window, time in seconds "
              "per image (one thread; the machine was shared, so compare times within a table, as ratios).")
+    if meta.get("merged_from"):
+        intro += (f" Tasks were run one after the other (`--merge`); the earlier tables come from the run of "
+                  f"{meta['merged_from']}.")
     grid = ("skimage:nl_means (h), opencv:fastNlMeans (h), skimage:wiener (balance) and skimage:richardson_lucy "
             "(iterations) were run on a parameter grid and the best PSNR kept (an oracle choice in their favour); "
             "their time is that of one setting (the `param` field of the JSON rows names the choice). "
@@ -511,7 +516,11 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
             cells = []
             for s in settings:
                 r = next((r for r in rows if r["method"] == m and r["setting"] == s), None)
-                cells.append("-" if r is None else f"{r['psnr']:.2f} / {r['ssim']:.3f} / {r['time_s']:.2f}")
+                n_all = max(x["n"] for x in rows if x["setting"] == s)
+                cell = "-" if r is None else f"{r['psnr']:.2f} / {r['ssim']:.3f} / {r['time_s']:.2f}"
+                if r is not None and r["n"] < n_all:
+                    cell += f" ({r['n']}/{n_all} images, see notes)"
+                cells.append(cell)
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
     if plots:
@@ -521,7 +530,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
     path.write_text("\n".join(lines))
 
 
-def plot_strips(strips: dict, prefix: str) -> list[str]:
+def plot_strips(strips: dict, prefix: str, n_cols: int = 6, crop: int = 128) -> list[str]:
+    """One PNG per task: for each strip key, the clean image, the input and every output, wrapped in rows
+    of ``n_cols``; a centre crop of ``crop`` pixels so the detail is visible."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -532,22 +543,29 @@ def plot_strips(strips: dict, prefix: str) -> list[str]:
     for key, items in strips.items():
         by_task.setdefault(key.split("-")[0], []).append((key, items))
     for task, groups in by_task.items():
-        n_rows = len(groups)
-        n_cols = max(len(items) for _, items in groups)
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 2.2 * n_rows), squeeze=False)
-        for i, (key, items) in enumerate(groups):
+        layout = []  # (row index, key, items of that row)
+        for key, items in groups:
+            for r0 in range(0, len(items), n_cols):
+                layout.append((key, items[r0:r0 + n_cols], r0 == 0))
+        fig, axes = plt.subplots(len(layout), n_cols, figsize=(2.0 * n_cols, 2.25 * len(layout)), squeeze=False)
+        for i, (key, items, first) in enumerate(layout):
             for j in range(n_cols):
                 ax = axes[i][j]
                 ax.axis("off")
                 if j < len(items):
                     label, img = items[j]
-                    ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                    ax.set_title(label, fontsize=6)
-            axes[i][0].text(-0.1, 0.5, key.split("-", 1)[1], transform=axes[i][0].transAxes, rotation=90,
-                            va="center", ha="right", fontsize=6)
+                    h, w = img.shape[:2]
+                    c = min(crop, h, w)
+                    y0, x0 = (h - c) // 2, (w - c) // 2
+                    ax.imshow(img[y0:y0 + c, x0:x0 + c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                    ax.set_title(label, fontsize=7)
+            if first:
+                axes[i][0].text(-0.08, 0.5, key.split("-", 1)[1], transform=axes[i][0].transAxes, rotation=90,
+                                va="center", ha="right", fontsize=7)
+        fig.suptitle(f"{task}: centre crops ({crop} px); PSNR of the whole image", fontsize=8)
         fig.tight_layout()
         name = f"{prefix}_{task}_strip.png"
-        fig.savefig(RESULTS / name, dpi=110)
+        fig.savefig(RESULTS / name, dpi=100)
         plt.close(fig)
         names.append(name)
     return names
@@ -599,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="*", default=[], help="method names to skip (e.g. ksvd bm3d)")
     ap.add_argument("--only", nargs="*", default=None, help="run only these methods (plus the input rows)")
     ap.add_argument("--prefix", default=None, help="output file prefix (default: restore, or restore_quick)")
+    ap.add_argument("--strips-only", action="store_true",
+                    help="only redo the before/after strip PNGs (first image, middle sigma); tables untouched")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the markdown and the scatter plot from the existing JSON, running nothing")
     ap.add_argument("--merge", action="store_true",
                     help="keep the rows of the tasks not run now from the existing results file (run task by task)")
     args = ap.parse_args(argv)
@@ -620,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.prefix or ("restore_quick" if q else "restore")
     only = set(args.only) | {"noisy", "blurred", "masked"} if args.only is not None else None
     run = Runner(q, set(args.skip), only)
+    run.strip_only = args.strips_only
     RESULTS.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     meta = {"quick": q, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -630,6 +653,34 @@ def main(argv: list[str] | None = None) -> int:
     kept: list[dict] = []
     kept_notes: list[str] = []
     old_path = RESULTS / f"{prefix}.json"
+    if args.report_only:
+        if not old_path.exists():
+            print(f"{old_path}: no results to report", file=sys.stderr)
+            return 2
+        old = json.loads(old_path.read_text())
+        summary = summarise(old["rows"])
+        tgt = targets(summary)
+        plot_scatter(summary, prefix)
+        tasks_done = {r["task"] for r in old["rows"]}
+        plots = [f"{prefix}_{t}_strip.png" for t in ("denoise", "deblur", "inpaint", "sr")
+                 if t in tasks_done and (RESULTS / f"{prefix}_{t}_strip.png").exists()] + [f"{prefix}_scatter.png"]
+        old["summary"], old["targets"] = summary, tgt
+        old_path.write_text(json.dumps(old, indent=1))
+        write_markdown(RESULTS / f"{prefix}.md", old["meta"], summary, tgt, old.get("notes", []), plots)
+        print(f"rewrote {RESULTS / (prefix + '.md')}")
+        return 0
+    if args.strips_only:
+        warm_up(args.tasks)
+        if "denoise" in args.tasks:
+            bench_denoise(run, images[:1], sizes[:1], [sigmas[len(sigmas) // 2]])
+        if "deblur" in args.tasks:
+            bench_deblur(run, images[:1], size)
+        if "inpaint" in args.tasks:
+            bench_inpaint(run, images[:1], size)
+        if "sr" in args.tasks:
+            bench_sr(run, images[:1], size)
+        print("wrote", ", ".join(plot_strips(run.strips, prefix)))
+        return 0
     if args.merge and old_path.exists():
         old = json.loads(old_path.read_text())
         kept = [r for r in old.get("rows", []) if r["task"] not in args.tasks]

@@ -83,13 +83,13 @@ def denoise_table(cases, fns, ksvd_cases=None) -> list[dict]:
         rng = np.random.default_rng(seed_of(name, size, sigma255))
         noisy = (clean + sigma255 / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
         p0, s0 = quality(clean, noisy)
-        rows.append(dict(size=size, image=name, sigma=sigma255, method="noisy", psnr=p0, ssim=s0, seconds=0.0))
+        rows.append({"size": size, "image": name, "sigma": sigma255, "method": "noisy", "psnr": p0, "ssim": s0, "seconds": 0.0})
         for m, fn in fns.items():
             if m == "ksvd" and ksvd_cases is not None and (size, sigma255) not in ksvd_cases:
                 continue
             out, t = timed(fn, noisy, sigma255 / 255.0)
             p, s = quality(clean, out)
-            rows.append(dict(size=size, image=name, sigma=sigma255, method=m, psnr=p, ssim=s, seconds=t))
+            rows.append({"size": size, "image": name, "sigma": sigma255, "method": m, "psnr": p, "ssim": s, "seconds": t})
             print(f"{size} {name:10s} sigma {sigma255:2d} {m:6s} {p:6.2f} dB  ssim {s:.4f}  {t:7.2f} s", flush=True)
     return rows
 
@@ -108,7 +108,7 @@ def sr_table(images, scales, size: int = 256) -> list[dict]:
             for m, fn in (("bicubic", upscale_bicubic), ("sparse", upscale_sparse)):
                 out, t = timed(fn, lr, s)
                 p, q = quality(hr, out)
-                rows.append(dict(scale=s, image=name, size=size, method=m, psnr=p, ssim=q, seconds=t))
+                rows.append({"scale": s, "image": name, "size": size, "method": m, "psnr": p, "ssim": q, "seconds": t})
                 print(f"SR x{s} {name:10s} {m:8s} {p:6.2f} dB  ssim {q:.4f}  {t:6.2f} s", flush=True)
     return rows
 
@@ -134,9 +134,9 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def markdown(rows, summ, sr_rows, meta) -> str:
     lines = ["# Low-rank and sparse restoration vs the bm3d package", "",
-             f"{meta['date']}, {meta['machine']}, {meta['threads']}. Total {meta['total_seconds']:.0f} s. "
+             (f"{meta['date']}, {meta['machine']}, {meta['threads']}. Total {meta['total_seconds']:.0f} s. "
              "Times are wall-clock on a shared machine (other jobs were running): compare the ratios, "
-             "which are measured side by side on the same inputs.", "",
+             "which are measured side by side on the same inputs."), "",
              "## Denoising: mean over images (PSNR dB / SSIM / seconds per image)", "",
              "| size | sigma | method | images | PSNR | SSIM | s | PSNR - bm3d | time / bm3d |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -147,9 +147,9 @@ def markdown(rows, summ, sr_rows, meta) -> str:
                      f"{r['ssim']:.4f} | {r['seconds']:.2f} | {d} | {t} |")
     allw = [r for r in summ if r["method"] == "wnnm" and "delta_psnr_vs_bm3d" in r]
     if allw:
-        lines += ["", f"WNNM minus bm3d, mean over all cases: {np.mean([r['delta_psnr_vs_bm3d'] for r in allw]):+.3f} dB"
+        lines += ["", (f"WNNM minus bm3d, mean over all cases: {np.mean([r['delta_psnr_vs_bm3d'] for r in allw]):+.3f} dB"
                   f" (target >= +0.2 dB); time ratio {np.mean([r['time_ratio_vs_bm3d'] for r in allw]):.1f}x "
-                  "(target <= 10x)."]
+                  "(target <= 10x).")]
     lines += ["", "## Denoising: every case", "", "| size | image | sigma | method | PSNR | SSIM | s |",
               "|---|---|---|---|---|---|---|"]
     for r in rows:

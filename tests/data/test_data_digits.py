@@ -20,7 +20,7 @@ def test_labels_balanced_and_shapes():
 
 
 def test_mnist_like_statistics():
-    x, y = synthetic_digits(400, seed=1)
+    x, _ = synthetic_digits(400, seed=1)
     f = x.astype(np.float64) / 255
     # MNIST: mean intensity ~0.13, ink fills the centre, a 4-pixel border is nearly empty
     assert 0.08 < f.mean() < 0.25

@@ -15,7 +15,8 @@ def _write_idx(path, arr, gz=False):
     code = codes[arr.dtype.type]
     header = struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
     body = arr.astype(arr.dtype.newbyteorder(">")).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(header + body)
+    with (gzip.open if gz else open)(path, "wb") as fh:
+        fh.write(header + body)
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -43,7 +44,7 @@ def test_read_idx_other_dtypes_and_errors(tmp_path):
     (tmp_path / "bad.idx").write_bytes(b"\x89PNG....")
     with pytest.raises(ValueError, match="expected an IDX file"):
         read_idx(tmp_path / "bad.idx")
-    (tmp_path / "short.idx").write_bytes(open(tmp_path / "a.idx", "rb").read()[:-4])
+    (tmp_path / "short.idx").write_bytes((tmp_path / "a.idx").read_bytes()[:-4])
     with pytest.raises(ValueError, match="truncated"):
         read_idx(tmp_path / "short.idx")
 

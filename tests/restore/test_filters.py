@@ -320,7 +320,7 @@ def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
     x = np.zeros((81, 81), np.float32)
     x[40, 40] = 1.0
     out = F.denoise_domain_transform(x, 0.1, sigma_spatial=ss, sigma_color=1e6, iterations=n_it,
-                                     guide_sigma=0).astype(np.float64)
+                                     guide_sigma=0, method="rf").astype(np.float64)
     assert out.sum() == pytest.approx(1.0, abs=1e-4)
     marg = out.sum(0)
     pos = np.arange(81) - 40
@@ -334,14 +334,51 @@ def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
     assert expected == pytest.approx(ss ** 2, rel=0.15)
 
 
-def test_domain_transform_preserves_edges():
+@pytest.mark.parametrize("method", ["rf", "nc"])
+def test_domain_transform_preserves_edges(method):
     rng = np.random.default_rng(5)
     x = np.zeros((32, 32), np.float32)
     x[:, 16:] = 1.0
     y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
-    out = F.denoise_domain_transform(y, 0.05)
+    out = F.denoise_domain_transform(y, 0.05, method=method)
     assert np.mean(out[:, 16] - out[:, 15]) > 0.9
     assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
     # the linear filter with the same spatial extent blurs the edge away
-    lin = F.denoise_domain_transform(y, 0.05, sigma_color=1e6)
+    lin = F.denoise_domain_transform(y, 0.05, sigma_color=1e6, method=method)
     assert np.mean(lin[:, 16] - lin[:, 15]) < 0.5
+
+
+def test_domain_transform_nc_impulse_variance_and_constant():
+    # normalised convolution: box filters of radius sqrt(3) sigma_H_i in the transformed domain; without
+    # edges (ct = x) a radius R keeps the offsets |n| <= floor(R): variance floor(R)(floor(R)+1)/3 each
+    n_it, ss = 3, 3.0
+    x = np.zeros((81, 81), np.float32)
+    x[40, 40] = 1.0
+    out = F.denoise_domain_transform(x, 0.1, sigma_spatial=ss, sigma_color=1e6, iterations=n_it,
+                                     guide_sigma=0, method="nc").astype(np.float64)
+    assert out.sum() == pytest.approx(1.0, abs=1e-6)
+    marg = out.sum(0)
+    pos = np.arange(81) - 40
+    var = float((marg * pos ** 2).sum() / marg.sum())
+    expected = 0.0
+    for i in range(n_it):
+        f = math.floor(math.sqrt(3) * ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1))
+        expected += f * (f + 1) / 3
+    assert var == pytest.approx(expected, rel=1e-6)
+    assert expected == pytest.approx(ss ** 2, rel=0.1)
+    c = np.full((20, 30, 3), 0.6, np.float32)
+    np.testing.assert_allclose(F.denoise_domain_transform(c, 0.1, method="nc", channel_axis=-1), c, atol=1e-6)
+
+
+def test_domain_transform_nc_preserves_edges_and_denoises(clean, noisy):
+    rng = np.random.default_rng(6)
+    x = np.zeros((32, 32), np.float32)
+    x[:, 16:] = 1.0
+    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    out = F.denoise_domain_transform(y, 0.05, method="nc")
+    assert np.mean(out[:, 16] - out[:, 15]) > 0.9
+    assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
+    gain = _psnr(F.denoise_domain_transform(noisy, SIGMA, method="nc"), clean) - _psnr(noisy, clean)
+    assert gain > 3.0
+    with pytest.raises(ValueError, match="method"):
+        F.denoise_domain_transform(noisy, SIGMA, method="ic")

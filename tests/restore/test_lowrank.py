@@ -9,7 +9,14 @@ import torch
 from aip.io import load_sample
 from aip.restore import _patches
 from aip.restore.lowrank import (
-    complete_matrix, denoise_wnnm, inpaint_lowrank, nnm, rpca, rpca_sequence, svt, wnnm,
+    complete_matrix,
+    denoise_wnnm,
+    inpaint_lowrank,
+    nnm,
+    rpca,
+    rpca_sequence,
+    svt,
+    wnnm,
 )
 
 
@@ -47,7 +54,7 @@ def test_svt_is_the_prox_of_the_nuclear_norm():
     np.testing.assert_allclose(ur.T @ w, 0, atol=1e-9)
     np.testing.assert_allclose(w @ vr, 0, atol=1e-9)
     # and it beats random perturbations on the objective
-    f = lambda m: 0.5 * np.sum((m - x) ** 2) + tau * np.linalg.svd(m, compute_uv=False).sum()  # noqa: E731
+    f = lambda m: 0.5 * np.sum((m - x) ** 2) + tau * np.linalg.svd(m, compute_uv=False).sum()
     for _ in range(20):
         assert f(z) <= f(z + 1e-3 * rng.standard_normal(z.shape)) + 1e-12
 

@@ -24,7 +24,7 @@ def clean64():
 
 # ---------------------------------------------------------------- OMP
 
-@pytest.mark.parametrize("kw", [dict(n_nonzero=1), dict(n_nonzero=5), dict(tol=2.0), dict(tol=0.05)])
+@pytest.mark.parametrize("kw", [{"n_nonzero": 1}, {"n_nonzero": 5}, {"tol": 2.0}, {"tol": 0.05}])
 def test_omp_equals_sklearn(kw):
     dmat = _dictionary()
     y = np.random.default_rng(1).standard_normal((20, 300))
@@ -63,7 +63,7 @@ def test_omp_bad_inputs():
 
 # ---------------------------------------------------------------- K-SVD
 
-@pytest.mark.parametrize("kw", [dict(n_nonzero=3), dict(tol=0.2)])
+@pytest.mark.parametrize("kw", [{"n_nonzero": 3}, {"tol": 0.2}])
 def test_ksvd_error_is_non_increasing(kw):
     rng = np.random.default_rng(6)
     true = _dictionary(d=16, k=24, seed=7)
@@ -165,3 +165,16 @@ def test_upscale_sparse_bad_inputs():
         upscale_sparse(np.zeros((8, 8), np.float32), 5)
     with pytest.raises(TypeError, match="integer"):
         upscale_sparse(np.zeros((8, 8), np.float32), 2.5)
+
+
+def test_train_sr_dictionary_is_deterministic_and_coupled():
+    imgs = [load_sample("brick", gray=True, size=64), load_sample("grass", gray=True, size=64)]
+    kw = {"images": imgs, "n_atoms": 32, "n_train": 800, "n_iter": 2}
+    a = sparse.train_sr_dictionary(2, **kw)
+    b = sparse.train_sr_dictionary(2, **kw)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    m = a["pca"].shape[0]
+    assert a["pca"].shape[1] == 4 * 36 and a["dict_low"].shape == (m, 32) and a["dict_high"].shape == (36, 32)
+    np.testing.assert_allclose(np.linalg.norm(a["dict_low"], axis=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(a["pca"] @ a["pca"].T, np.eye(m), atol=1e-5)   # orthonormal projection

@@ -10,7 +10,7 @@ import pytest
 import scipy.fft
 
 from aip.degrade import Blur, gaussian
-from aip.restore.transforms import denoise_dct, denoise_wavelet, deblur_wiener
+from aip.restore.transforms import deblur_wiener, denoise_dct, denoise_wavelet
 
 
 def _clean(n: int = 64) -> np.ndarray:

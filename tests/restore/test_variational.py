@@ -11,8 +11,15 @@ import torch
 from aip.degrade import Blur, Downsample, Identity, Mask, gaussian
 from aip.restore import solvers
 from aip.restore.variational import (
-    deblur_pnp, deblur_richardson_lucy, deblur_tv, denoise_tv, inpaint_pnp, inpaint_tv, pnp_admm,
-    upscale_bicubic, upscale_tv,
+    deblur_pnp,
+    deblur_richardson_lucy,
+    deblur_tv,
+    denoise_tv,
+    inpaint_pnp,
+    inpaint_tv,
+    pnp_admm,
+    upscale_bicubic,
+    upscale_tv,
 )
 
 

@@ -81,3 +81,15 @@ def test_bad_train_commands_give_one_line_errors(tmp_path, capsys, argv, match):
     err = capsys.readouterr().err.strip()
     assert err.startswith("aip: error:") and match in err and "\n" not in err
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_extra_train_config_keys_reach_the_train_config(tmp_path):
+    out = tmp_path / "k"
+    assert main(["train", "tiny_test_ae", "--data", "digits8", "--out", str(out), "--steps", "2", "--quiet",
+                 "--ema-warmup", "false", "--keep-checkpoints", "3", "--sample-kwargs", '{"extra": 1}',
+                 "--hidden", "4"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["ema_warmup"] is False and cfg["train"]["keep_checkpoints"] == 3
+    assert cfg["train"]["sample_kwargs"] == {"extra": 1} and cfg["model"]["hidden"] == 4
+    bad = ["train", "tiny_test_ae", "--data", "digits8", "--out", str(tmp_path / "j"), "--steps", "2", "--quiet"]
+    assert main([*bad, "--sample-kwargs", "{steps"]) == 2

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aip.data import load_dataset
-from aip.train import Trainer, TrainConfig, seed_everything
+from aip.train import TrainConfig, Trainer, seed_everything
 from aip.train.models import available_models, build_model, get_model_class
 from aip.train.run import data_defaults
 

@@ -141,6 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise ValueError("--steps/--epochs: expected one of them")
         if "grad_clip" in given and given["grad_clip"] == 0:
             given["grad_clip"] = None
+        given.update(_train_keys_from(args.model, options))
         cfg = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given)
         trainer = train_run(args.model, args.out, config=cfg, model_options=options, progress=not args.quiet)
     if D.is_main():
@@ -150,6 +151,24 @@ def run_train(args: argparse.Namespace) -> int:
         result.update({k: v for k, v in last.items() if k.endswith("loss")})
         report(args, result)
     return 0
+
+
+def _train_keys_from(model: str, options: dict[str, str]) -> dict[str, Any]:
+    """Move ``--key value`` pairs that name a TrainConfig field (and no field of the model's config) out of
+    ``options``, converted to the field's type (e.g. ``--ema-warmup false --sample-kwargs '{"steps": 20}'``)."""
+    import dataclasses
+    import typing
+
+    from aip.train.config import TrainConfig
+    from aip.train.models import coerce_value, get_model_class
+
+    model_fields = {f.name for f in dataclasses.fields(get_model_class(model).config_class)}
+    hints = typing.get_type_hints(TrainConfig)
+    moved = {}
+    for key in list(options):
+        if key not in model_fields and key in hints and key not in ("model", "data"):
+            moved[key] = coerce_value(options.pop(key), hints[key], key)
+    return moved
 
 
 def _sample_kwargs(args: argparse.Namespace) -> dict[str, Any]:

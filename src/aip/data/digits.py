@@ -69,8 +69,8 @@ def digit_templates() -> tuple[np.ndarray, np.ndarray]:
                 tot = small.sum()
                 cy = (small.sum(1) * np.arange(nh)).sum() / tot
                 cx = (small.sum(0) * np.arange(nw)).sum() / tot
-                oy = int(round(_TEMPLATE / 2 - cy))
-                ox = int(round(_TEMPLATE / 2 - cx))
+                oy = round(_TEMPLATE / 2 - cy)
+                ox = round(_TEMPLATE / 2 - cx)
                 oy = min(max(oy, 0), _TEMPLATE - nh)
                 ox = min(max(ox, 0), _TEMPLATE - nw)
                 t = np.zeros((_TEMPLATE, _TEMPLATE), np.float32)

@@ -108,7 +108,7 @@ def load_cifar_folder(folder: str | os.PathLike, split: str = "train") -> tuple[
         if "data" not in d or not ("labels" in d or "fine_labels" in d):
             raise ValueError(f"{f}: expected a pickled dict with 'data' and 'labels', got keys {sorted(d)}")
         data = np.asarray(d["data"], dtype=np.uint8)
-        side = int(round((data.shape[1] / 3) ** 0.5))
+        side = round((data.shape[1] / 3) ** 0.5)
         if data.ndim != 2 or 3 * side * side != data.shape[1]:
             raise ValueError(f"{f}: expected data of shape (N, 3*S*S), got {data.shape}")
         xs.append(data.reshape(-1, 3, side, side).transpose(0, 2, 3, 1))
@@ -141,7 +141,7 @@ def load_image_folder(folder: str | os.PathLike, split: str = "train", *, test_f
         files = sorted(p for p in (root / c).iterdir() if p.suffix.lower() in suffixes)
         if held_out:
             order = rng.permutation(len(files))
-            n_test = int(round(test_fraction * len(files)))
+            n_test = round(test_fraction * len(files))
             keep = order[:n_test] if split == "test" else order[n_test:]
             files = [files[i] for i in sorted(keep)]
         for f in files:

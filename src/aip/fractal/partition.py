@@ -60,12 +60,14 @@ def domain_step(b: int, hp: int, wp: int, step_div: int, max_domains: int) -> in
     """Grid step (half-resolution pixels) of the domain pool for range size ``b``.
 
     ``b // step_div`` (at least 1), widened until the pool holds at most ``max_domains`` domains
-    (``max_domains / 4`` for ranges of size 2).
+    (``max_domains / 4`` for ranges of size 2, ``max_domains * 256 / b^2`` above 16).
     """
     hh, wh = hp // 2, wp // 2
     step = max(1, b // step_div)
     if b <= 2:  # 2x2 ranges: a quarter of the pool (cheaper index, same quality measured)
         max_domains = max(1, max_domains // 4)
+    elif b > 16:  # bound the pool's memory (rows x b^2) for large blocks: 1/4 for 32, 1/16 for 64
+        max_domains = max(64, max_domains * 256 // (b * b))
     if b > hh or b > wh:
         return step
     while ((hh - b) // step + 1) * ((wh - b) // step + 1) > max_domains:

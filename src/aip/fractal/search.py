@@ -106,11 +106,14 @@ class PlaneSearch:
             norm = np.sqrt((blocks.astype(np.float64) ** 2).sum(axis=(1, 2))).astype(np.float32)
             keep = np.nonzero(norm > 1e-6)[0]
             keep = keep[np.argsort(-norm[keep], kind="stable")]
-            unit = blocks[keep] / norm[keep, None, None]
-            iso_rows = np.stack([np.ascontiguousarray(isometry(unit, k)).reshape(len(keep), b * b)
-                                 for k in range(self.n_iso)], 1)  # (P', I, n): rows of one domain together
-            rows = torch.from_numpy(iso_rows.reshape(-1, b * b)).to(self.device)
+            unit = torch.from_numpy(blocks[keep] / norm[keep, None, None])
+            del blocks
             ni = self.n_iso
+            rows = torch.empty((len(keep), ni, b * b), dtype=torch.float32)  # rows of one domain together
+            for k in range(ni):
+                rows[:, k] = isometry(unit, k).reshape(len(keep), b * b)
+            del unit
+            rows = rows.reshape(-1, b * b).to(self.device)
             self._pools[b] = Pool(b, step, dy, dx, rows, np.repeat(keep, ni), np.tile(np.arange(ni), len(keep)),
                                   np.repeat(norm[keep], ni), norm)
         return self._pools[b]

@@ -67,7 +67,7 @@ def block_match(patches: torch.Tensor, grid_shape: tuple[int, int], k: int, *, s
     Returns ``(ref_index (G,), group_index (G, k))`` as flat patch indices.
     """
     hp, wp = grid_shape
-    n, d = patches.shape
+    _n, _d = patches.shape
     dev = patches.device
     rows = reference_grid(hp, step).to(dev)
     cols = reference_grid(wp, step).to(dev)

@@ -938,7 +938,8 @@ def denoise_nl_means(
     ``aggregation="pixel"`` is the original estimator (each pixel averages the centres of similar
     patches, as scikit-image's ``fast_mode``); ``"patch"`` (default) averages whole patches: each pixel
     receives the estimates of every patch that covers it, ``sum_t u(x + t) (box W_t)(x) / sum_t (box
-    W_t)(x)``, one more box sum per offset and better on natural images (see the benchmark).
+    W_t)(x)``: one more box sum per offset; on the training images, each mode at its best h, it gained
+    0.03 / 0.09 / 0.15 dB at sigma 15 / 25 / 50 (on 0-255).
 
     Parameters
     ----------
@@ -1058,15 +1059,22 @@ def _neg_clamp(ops, x):
 # domain transform, recursive filter
 # --------------------------------------------------------------------------------------------------------
 
-def domain_transform_defaults(sigma: float) -> tuple[float, float, float]:
+def domain_transform_defaults(sigma: float, method: str = "nc") -> tuple[float, float, float]:
     """Default ``(sigma_spatial, sigma_color, guide_sigma)`` of :func:`denoise_domain_transform`.
 
-    ``sigma_spatial = 12`` px, ``sigma_color = sigma``, edge guide smoothed by a Gaussian of
-    ``0.5 + 2.5 * sigma`` px: the best of a grid on the training images (0.7 px was best at sigma 15 and
-    25 / 255, 1.0 px at 50 / 255).
+    Best of grids on the training images (12 images of 256 x 256, resized and native crops):
+
+    - ``"nc"``: ``sigma_spatial = 24`` px; ``sigma_color / sigma`` and ``guide_sigma`` interpolated
+      linearly in sigma through 0.7 and 0.8 px at sigma 15 and 25 / 255, 0.5 and 1.2 px at 50 / 255;
+    - ``"rf"``: ``sigma_spatial = 12`` px, ``sigma_color = sigma``, ``guide_sigma = 0.5 + 2.5 * sigma``.
     """
     s = float(sigma)
-    return 12.0, s, 0.5 + 2.5 * s
+    if method == "rf":
+        return 12.0, s, 0.5 + 2.5 * s
+    s255 = s * 255.0
+    factor = float(np.interp(s255, [15.0, 25.0, 50.0], [0.7, 0.7, 0.5]))
+    guide = float(np.interp(s255, [15.0, 25.0, 50.0], [0.8, 0.8, 1.2]))
+    return 24.0, factor * s, guide
 
 
 def denoise_domain_transform(
@@ -1077,16 +1085,22 @@ def denoise_domain_transform(
     sigma_color: float | None = None,
     iterations: int = 3,
     guide_sigma: float | None = None,
+    method: Literal["nc", "rf"] = "nc",
     channel_axis: int | None = None,
 ) -> np.ndarray:
-    """Edge-aware smoothing by the domain transform, recursive-filter version (Gastal & Oliveira).
+    """Edge-aware smoothing by the domain transform (Gastal & Oliveira 2011).
 
-    The image is filtered along rows and then columns by a first-order recursive filter in the transformed
-    domain ``ct(x) = int 1 + sigma_spatial / sigma_color * sum_c |I_c'|``: between neighbours the feedback
-    coefficient is ``a^(ct(x) - ct(x-1))`` with ``a = exp(-sqrt(2) / sigma_H)``, a causal then an anti-causal
-    pass; ``iterations`` passes with ``sigma_H_i = sigma_spatial sqrt(3) 2^(N-i) / sqrt(4^N - 1)`` make the
-    total spatial std ``sigma_spatial``. The edge map comes from the image smoothed by a Gaussian of
+    The image is filtered along rows and then columns, ``iterations`` times, by 1-D filters in the
+    transformed domain ``ct(x) = int 1 + sigma_spatial / sigma_color * sum_c |I_c'|``, where distances grow
+    across edges; pass i has std ``sigma_H_i = sigma_spatial sqrt(3) 2^(N-i) / sqrt(4^N - 1)`` so that the
+    variances add up to ``sigma_spatial^2``. The edge map comes from the image smoothed by a Gaussian of
     ``guide_sigma`` (noise would otherwise read as edges everywhere); colour channels share it.
+
+    - ``method="nc"`` (normalised convolution): each pass averages every pixel of the row (column) whose
+      transformed coordinate lies within ``sqrt(3) sigma_H_i`` of the pixel's own, a box filter in the
+      transformed domain, with the windows found by a binary search on the monotone ``ct``.
+    - ``method="rf"`` (recursive filter): between neighbours the feedback coefficient is
+      ``a^(ct(x) - ct(x-1))`` with ``a = exp(-sqrt(2) / sigma_H_i)``, a causal then an anti-causal pass.
 
     Parameters
     ----------
@@ -1095,14 +1109,18 @@ def denoise_domain_transform(
     sigma : float
         Noise standard deviation on the image's scale (> 0).
     sigma_spatial : float, optional
-        Spatial std in pixels (default :func:`domain_transform_defaults`, 12).
+        Spatial std in pixels (default :func:`domain_transform_defaults`: 24 for ``"nc"``, 12 for
+        ``"rf"``).
     sigma_color : float, optional
-        Range std on the image's scale (default ``sigma``).
+        Range std on the image's scale (default 0.5 to 0.7 sigma for ``"nc"``, sigma for ``"rf"``).
     iterations : int
         Number of horizontal+vertical passes N (the paper uses 3).
     guide_sigma : float, optional
-        Std of the Gaussian presmoothing of the edge guide (default ``0.5 + 2.5 * sigma`` px; 0 uses the
+        Std of the Gaussian presmoothing of the edge guide (default 0.8 to 1.2 px by sigma; 0 uses the
         image itself).
+    method : {"nc", "rf"}
+        Normalised convolution (default: 0.25 to 0.5 dB better than the recursive filter on the training
+        images, each with its tuned defaults) or recursive filter.
     channel_axis : int, optional
         Channel axis for colour images.
 
@@ -1124,15 +1142,17 @@ def denoise_domain_transform(
     True
     """
     img, sig, restore = _prepare(image, sigma, channel_axis)
-    s0, c0, g0 = domain_transform_defaults(sig)
+    md = check_choice(method, "method", ("nc", "rf"))
+    s0, c0, g0 = domain_transform_defaults(sig, md)
     ss = _knob(sigma_spatial, s0, "sigma_spatial")
     sc = _knob(sigma_color, c0, "sigma_color")
     n = check_int(iterations, "iterations", low=1)
     gs = _knob(guide_sigma, g0, "guide_sigma", allow_zero=True)
-    return _finish(_domain_transform_kernel(img, ss, sc, n, gs), restore)
+    return _finish(_domain_transform_kernel(img, ss, sc, n, gs, md), restore)
 
 
-def _domain_transform_kernel(img: np.ndarray, ss: float, sc: float, n: int, gs: float) -> np.ndarray:
+def _domain_transform_kernel(img: np.ndarray, ss: float, sc: float, n: int, gs: float,
+                             method: str = "rf") -> np.ndarray:
     from scipy import ndimage
 
     guide = img if gs <= 0 else ndimage.gaussian_filter(img, sigma=(gs, gs, 0), mode="reflect")
@@ -1144,12 +1164,36 @@ def _domain_transform_kernel(img: np.ndarray, ss: float, sc: float, n: int, gs: 
     out = img.astype(np.float64)
     for i in range(n):
         sigma_h = ss * math.sqrt(3.0) * 2.0 ** (n - i - 1) / math.sqrt(4.0 ** n - 1.0)
+        if method == "nc":
+            radius = math.sqrt(3.0) * sigma_h  # box of std sigma_h in the transformed domain
+            out = _nc_pass(out, dhdx, radius)
+            out = _nc_pass(out.transpose(1, 0, 2), dvdy.T, radius).transpose(1, 0, 2)
+            continue
         a = math.exp(-math.sqrt(2.0) / sigma_h)
         # rows: recursion over columns; work on the transposed array so each step is a contiguous slice
         out = _recursive_pass(np.ascontiguousarray(out.transpose(1, 0, 2)), np.power(a, dhdx).T)
         out = out.transpose(1, 0, 2)
         out = _recursive_pass(np.ascontiguousarray(out), np.power(a, dvdy))
     return out.astype(np.float32)
+
+
+def _nc_pass(x: np.ndarray, dct: np.ndarray, radius: float) -> np.ndarray:
+    """Box filter of ``radius`` along axis 1 of ``x`` (H, W, C) in the domain ``ct = cumsum(dct)`` per row.
+
+    All rows at once: each row's ``ct`` is shifted by ``row * (span + 2 radius + 1)`` so the flattened
+    sequence is increasing and no window crosses rows; windows come from one ``searchsorted`` and the sums
+    from one cumulative sum.
+    """
+    h, w, c = x.shape
+    ct = np.concatenate([np.zeros((h, 1)), np.cumsum(dct, axis=1)], axis=1)  # (H, W)
+    span = float(ct[:, -1].max()) + 2.0 * radius + 1.0
+    flat = (ct + span * np.arange(h)[:, None]).ravel()
+    lo = np.searchsorted(flat, flat - radius, side="left")
+    hi = np.searchsorted(flat, flat + radius, side="right")
+    vals = x.reshape(h * w, c).astype(np.float64)
+    cs = np.concatenate([np.zeros((1, c)), np.cumsum(vals, axis=0)], axis=0)
+    out = (cs[hi] - cs[lo]) / (hi - lo)[:, None]
+    return out.reshape(h, w, c)
 
 
 def _recursive_pass(x: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -27,7 +27,14 @@ from aip._shared.channels import per_channel
 from aip._shared.validate import as_image, check_int, check_positive, describe
 
 __all__ = [
-    "svt", "nnm", "complete_matrix", "wnnm", "denoise_wnnm", "inpaint_lowrank", "rpca", "rpca_sequence",
+    "complete_matrix",
+    "denoise_wnnm",
+    "inpaint_lowrank",
+    "nnm",
+    "rpca",
+    "rpca_sequence",
+    "svt",
+    "wnnm",
 ]
 
 
@@ -360,34 +367,48 @@ def rpca_sequence(frames: Any, *, lam: float | None = None, tol: float = 1e-7,
 def _wnnm_params(sigma255: float) -> dict:
     """The authors' settings by noise level (patch size, similar patches, iterations, lambda)."""
     if sigma255 <= 20:
-        return dict(patch_size=6, n_similar=70, n_iter=8, lam=0.54)
+        return {"patch_size": 6, "n_similar": 70, "n_iter": 8, "lam": 0.54}
     if sigma255 <= 40:
-        return dict(patch_size=7, n_similar=90, n_iter=12, lam=0.56)
+        return {"patch_size": 7, "n_similar": 90, "n_iter": 12, "lam": 0.56}
     if sigma255 <= 60:
-        return dict(patch_size=8, n_similar=120, n_iter=14, lam=0.58)
-    return dict(patch_size=9, n_similar=140, n_iter=14, lam=0.58)
+        return {"patch_size": 8, "n_similar": 120, "n_iter": 14, "lam": 0.58}
+    return {"patch_size": 9, "n_similar": 140, "n_iter": 14, "lam": 0.58}
 
 
 def _shrink_groups(groups, sig2, c, eps, torch):
-    """WNNM on a batch of groups ``(G, k, d)``: centre, eigendecompose the Gram matrix, shrink, rebuild."""
+    """WNNM on a batch of groups ``(G, k, d)``: centre, eigendecompose the Gram matrix, shrink, rebuild.
+
+    Groups whose largest singular value cannot pass the threshold (bounded through the Gram matrix's
+    trace and Gershgorin row sums) are exactly their mean patch and skip the eigendecomposition.
+    """
     mean = groups.mean(1, keepdim=True)
     yc = groups - mean
     gram = yc.transpose(1, 2) @ yc                               # (G, d, d) = V S^2 V^T
-    ev, vec = torch.linalg.eigh(gram)
-    s = ev.clamp_min(0).sqrt()
     k = groups.shape[1]
-    cc = (c * math.sqrt(k) * sig2)[:, None]                      # C = c sqrt(n) sigma_n^2
-    disc = (s - eps) ** 2 - 4.0 * (cc - eps * s)
+    cc = c * math.sqrt(k) * sig2                                 # C = c sqrt(n) sigma_n^2
+    # a singular value survives only if (s + eps)^2 > 4 C; s_max^2 <= min(trace, max row sum of |G|)
+    bound = torch.minimum(gram.diagonal(dim1=1, dim2=2).sum(1), gram.abs().sum(2).max(1).values)
+    act = torch.nonzero((bound.sqrt() + eps) ** 2 > 4.0 * cc * (1 - 1e-6)).squeeze(1)
+    out = mean.expand_as(groups).clone()
+    rank = torch.zeros(groups.shape[0], dtype=groups.dtype, device=groups.device)
+    if act.numel() == 0:
+        return out, rank
+    ev, vec = torch.linalg.eigh(gram[act])
+    s = ev.clamp_min(0).sqrt()
+    ca = cc[act][:, None]
+    disc = (s - eps) ** 2 - 4.0 * (ca - eps * s)
     sx = torch.where(disc > 0, (s - eps + disc.clamp_min(0).sqrt()).clamp_min(0) / 2, torch.zeros_like(s))
     f = torch.where(s > 1e-12, sx / s.clamp_min(1e-12), torch.zeros_like(s))
     # X = Y V diag(sx/s) V^T; eigh sorts ascending, so only the last r columns can be kept
     r = max(int((f > 0).sum(1).max()), 1)
     vr, fr = vec[:, :, -r:], f[:, -r:]
-    return ((yc @ vr) * fr[:, None, :]) @ vr.transpose(1, 2) + mean
+    out[act] += ((yc[act] @ vr) * fr[:, None, :]) @ vr.transpose(1, 2)
+    rank[act] = (f > 0).sum(1).to(groups.dtype)
+    return out, rank
 
 
 def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int, n_iter: int, lam: float,
-             c: float, delta: float, step: int, window: int, inner: int, device: Any,
+             c: float, delta: float, step: int, window: int, inner: int, device: Any, weighted: bool = False,
              chunk: int = 4096) -> np.ndarray:
     import torch
 
@@ -421,8 +442,14 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
         cnt = torch.zeros(n_patches, dtype=torch.float32, device=dev)
         for b in range(0, groups.shape[0], chunk):
             gi = groups[b:b + chunk]
-            est = _shrink_groups(px[gi], sig2[b:b + chunk], c, eps, torch)
-            a, n = scatter_groups(est, gi, n_patches)
+            est, rank = _shrink_groups(px[gi], sig2[b:b + chunk], c, eps, torch)
+            wts = None
+            if weighted:
+                # inverse of the estimate's noise variance per entry, ~ 1/k + r (d + k - r) / (d k)
+                d = p * p
+                var = 1.0 / k + rank * (d + k - rank) / (d * k)
+                wts = (1.0 / var)[:, None].expand(-1, gi.shape[1])
+            a, n = scatter_groups(est, gi, n_patches, wts)
             acc += a
             cnt += n
         num, den = aggregate(acc, cnt, (h, w), p)
@@ -433,7 +460,7 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
 def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_similar: int | None = None,
                  n_iter: int | None = None, lam: float | None = None, c: float = 2.0 * math.sqrt(2.0),
                  delta: float = 0.1, step: int | None = None, window: int = 20, inner: int = 2,
-                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+                 weighted: bool = False, channel_axis: int | None = None, device: Any = None) -> np.ndarray:
     """Weighted nuclear norm minimisation denoising (Gu, Zhang, Zuo & Feng 2014).
 
     For ``n_iter`` rounds: ``x <- x + delta (y - x)`` (iterative regularisation); every ``inner`` rounds,
@@ -458,7 +485,7 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
     delta : float
         Iterative regularisation step.
     step : int, optional
-        Spacing of the reference patches (default ``patch_size // 2``).
+        Spacing of the reference patches (default ``(patch_size + 1) // 2``).
     window : int
         Search radius of block matching (candidates come from the reference tile grown by it).
     inner : int
@@ -498,10 +525,10 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         prm["n_iter"] = check_int(n_iter, "n_iter", low=1)
     if lam is not None:
         prm["lam"] = check_positive(lam, "lam")
-    st = max(1, prm["patch_size"] // 2) if step is None else check_int(step, "step", low=1)
+    st = (prm["patch_size"] + 1) // 2 if step is None else check_int(step, "step", low=1)
     knobs = dict(prm, c=check_positive(c, "c"), delta=check_positive(delta, "delta", allow_zero=True),
                  step=st, window=check_int(window, "window", low=1), inner=check_int(inner, "inner", low=1),
-                 device=device)
+                 weighted=bool(weighted), device=device)
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _wnnm_2d(img[..., 0], s, **knobs)[..., None]
     return per_channel(lambda ch: _wnnm_2d(ch, s, **knobs), img, channel_axis)
@@ -616,11 +643,11 @@ def inpaint_lowrank(image: Any, mask: Any, *, patch_size: int = 6, n_similar: in
     miss = _as_mask(mask, img.shape[:2], "mask")
     if miss.all():
         raise ValueError("mask: expected at least one known pixel, got every pixel missing")
-    knobs = dict(patch_size=check_int(patch_size, "patch_size", low=2),
-                 n_similar=check_int(n_similar, "n_similar", low=2), n_iter=check_int(n_iter, "n_iter", low=1),
-                 step=check_int(step, "step", low=1), window=check_int(window, "window", low=1),
-                 tau0=check_positive(tau0, "tau0"), tau1=check_positive(tau1, "tau1"),
-                 rematch=check_int(rematch, "rematch", low=1), device=device)
+    knobs = {"patch_size": check_int(patch_size, "patch_size", low=2),
+                 "n_similar": check_int(n_similar, "n_similar", low=2), "n_iter": check_int(n_iter, "n_iter", low=1),
+                 "step": check_int(step, "step", low=1), "window": check_int(window, "window", low=1),
+                 "tau0": check_positive(tau0, "tau0"), "tau1": check_positive(tau1, "tau1"),
+                 "rematch": check_int(rematch, "rematch", low=1), "device": device}
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _inpaint_2d(img[..., 0], miss, **knobs)[..., None]
     return per_channel(lambda ch: _inpaint_2d(ch, miss, **knobs), img, channel_axis)

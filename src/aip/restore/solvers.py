@@ -34,8 +34,19 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "grad", "div", "tv_norm", "prox_tv", "L2Fidelity", "ConstraintFidelity", "TVPrior", "DenoiserPrior",
-    "admm", "chambolle_pock", "pdhg_linear", "conjugate_gradient", "power_norm",
+    "ConstraintFidelity",
+    "DenoiserPrior",
+    "L2Fidelity",
+    "TVPrior",
+    "admm",
+    "chambolle_pock",
+    "conjugate_gradient",
+    "div",
+    "grad",
+    "pdhg_linear",
+    "power_norm",
+    "prox_tv",
+    "tv_norm",
 ]
 
 
@@ -350,31 +361,43 @@ def chambolle_pock(fidelity, weight: float, x0, *, n_iter: int = 200, tau: float
 
 
 def pdhg_linear(op, y, weight: float, x0, *, n_iter: int = 300, op_norm: float | None = None,
-                theta: float = 1.0, callback: Callable | None = None):
+                tau: float | None = None, theta: float = 1.0, callback: Callable | None = None):
     """Fully split primal-dual algorithm for min_x 1/2 ||A x - y||^2 + weight ||grad x||_{2,1}.
 
     K = [A; grad] with one dual variable per term, so only ``A`` and ``A_adjoint`` are needed (no inner
-    solve): q <- (q + s (A xbar - y)) / (1 + s); p <- proj_{|p| <= weight}(p + s grad xbar);
-    x_new <- x - tau (A^T q - div p); xbar <- x_new + theta (x_new - x); with tau = s = 1 / ||K||,
-    ||K||^2 <= ||A||^2 + 8.
+    solve): q <- (q + s_q (A xbar - y)) / (1 + s_q); p <- proj_{|p| <= weight}(p + s_p grad xbar);
+    x_new <- x - tau (A^T q - div p); xbar <- x_new + theta (x_new - x). The dual steps are set per block,
+    s_q = 1 / (2 tau ||A||^2) and s_p = 1 / (16 tau), so that tau (s_q ||A||^2 + s_p ||grad||^2) <= 1
+    (block-diagonal preconditioning, Pock & Chambolle 2011); ``tau`` defaults to 2.5 / ||A||, which gave the
+    fastest PSNR rise for bicubic x2 / x3 super-resolution.
     """
     import torch
 
     if op_norm is None:
         op_norm = power_norm(op, tuple(x0.shape[-2:]), dtype=x0.dtype, device=x0.device)
-    lk = math.sqrt(op_norm ** 2 + 8.0) * 1.01
-    tau = s = 1.0 / lk
+    a2 = max(op_norm ** 2, 1e-12) * 1.02
+    tau = 2.5 / math.sqrt(a2) if tau is None else float(tau)
+    s_q = 1.0 / (2.0 * tau * a2)
+    s_p = 1.0 / (16.0 * tau)
     x = x0.clone()
     xbar = x.clone()
     q = torch.zeros_like(y)
     p = torch.zeros(x.shape[:-2] + (2,) + x.shape[-2:], dtype=x.dtype, device=x.device)
+    shape = tuple(x.shape[-2:])
     for k in range(n_iter):
-        q = (q + s * (op.A(xbar) - y)) / (1.0 + s)
-        p = p + s * grad(xbar)
+        q = (q + s_q * (op.A(xbar) - y)) / (1.0 + s_q)
+        p = p + s_p * grad(xbar)
         p = p / torch.clamp(p.pow(2).sum(-3, keepdim=True).sqrt() / weight, min=1.0)
-        x_new = x - tau * (op.A_adjoint(q) - div(p))
+        x_new = x - tau * (_adjoint(op, q, shape) - div(p))
         xbar = x_new + theta * (x_new - x)
         x = x_new
         if callback is not None:
             callback(k, x)
     return x
+
+
+def _adjoint(op, q, shape):
+    try:
+        return op.A_adjoint(q, shape=shape)
+    except TypeError:  # an operator without the shape keyword
+        return op.A_adjoint(q)

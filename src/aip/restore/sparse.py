@@ -25,8 +25,15 @@ from aip._shared.channels import per_channel
 from aip._shared.validate import as_image, check_choice, check_int, check_positive, describe
 
 __all__ = [
-    "omp", "ksvd", "KSVDResult", "dct_dictionary", "denoise_ksvd", "upscale_sparse", "train_sr_dictionary",
-    "SR_TRAINING_IMAGES", "save_sr_dictionaries",
+    "SR_TRAINING_IMAGES",
+    "KSVDResult",
+    "dct_dictionary",
+    "denoise_ksvd",
+    "ksvd",
+    "omp",
+    "save_sr_dictionaries",
+    "train_sr_dictionary",
+    "upscale_sparse",
 ]
 
 
@@ -57,7 +64,7 @@ def _omp_torch(dictionary, signals, n_nonzero: int, tol: float | None, chunk: in
     """
     import torch
 
-    d, k_atoms = dictionary.shape
+    _d, k_atoms = dictionary.shape
     n = signals.shape[1]
     dt = dictionary.T.contiguous()                       # (K, d)
     gram = dt @ dictionary                               # (K, K)
@@ -397,10 +404,10 @@ def denoise_ksvd(image: Any, sigma: float, *, patch_size: int = 8, n_atoms: int 
     na = check_int(n_atoms, "n_atoms", low=1)
     if math.isqrt(na) ** 2 != na or na < p * p:
         raise ValueError(f"n_atoms: expected a perfect square >= patch_size^2 = {p * p}, got {na}")
-    knobs = dict(patch_size=p, n_atoms=na, n_iter=check_int(n_iter, "n_iter", low=0),
-                 c=check_positive(c, "c"), lam=30.0 / (255.0 * s) if lam is None else check_positive(lam, "lam",
+    knobs = {"patch_size": p, "n_atoms": na, "n_iter": check_int(n_iter, "n_iter", low=0),
+                 "c": check_positive(c, "c"), "lam": 30.0 / (255.0 * s) if lam is None else check_positive(lam, "lam",
                                                                                                     allow_zero=True),
-                 max_patches=check_int(max_patches, "max_patches", low=1), seed=int(seed), device=device)
+                 "max_patches": check_int(max_patches, "max_patches", low=1), "seed": int(seed), "device": device}
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _ksvd_denoise_2d(img[..., 0], s, **knobs)[..., None]
     return per_channel(lambda ch: _ksvd_denoise_2d(ch, s, **knobs), img, channel_axis)
@@ -651,8 +658,8 @@ def upscale_sparse(image: Any, scale: int, *, stride: int = 1, n_nonzero: int = 
     img = as_image(image, "image")
     s = check_int(scale, "scale", low=2, high=4)
     st = check_int(stride, "stride", low=1)
-    knobs = dict(stride=st, n_nonzero=check_int(n_nonzero, "n_nonzero", low=1),
-                 n_backproject=check_int(n_backproject, "n_backproject", low=0), device=device)
+    knobs = {"stride": st, "n_nonzero": check_int(n_nonzero, "n_nonzero", low=1),
+                 "n_backproject": check_int(n_backproject, "n_backproject", low=0), "device": device}
     d = _load_sr_dictionary(s)
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _upscale_sparse_2d(img[..., 0].astype(np.float64), s, d, **knobs)[..., None]

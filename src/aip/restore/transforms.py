@@ -12,7 +12,7 @@ import numpy as np
 from aip._shared.channels import per_channel
 from aip._shared.validate import as_image, check_choice, check_int, check_positive
 
-__all__ = ["denoise_wavelet", "denoise_dct", "deblur_wiener", "METHODS"]
+__all__ = ["METHODS", "deblur_wiener", "denoise_dct", "denoise_wavelet"]
 
 #: Public methods of this module by task (listed by ``aip info``).
 METHODS = {"denoise": ["wavelet", "dct"], "deblur": ["wiener"]}

@@ -7,7 +7,6 @@ Each method is a thin wrapper (validation, channels, numpy <-> torch) over the s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -18,8 +17,16 @@ from aip._shared.validate import as_image, check_choice, check_int, check_positi
 from aip.restore import solvers
 
 __all__ = [
-    "denoise_tv", "deblur_tv", "upscale_tv", "inpaint_tv", "deblur_richardson_lucy", "upscale_bicubic",
-    "pnp_admm", "deblur_pnp", "inpaint_pnp", "METHODS",
+    "METHODS",
+    "deblur_pnp",
+    "deblur_richardson_lucy",
+    "deblur_tv",
+    "denoise_tv",
+    "inpaint_pnp",
+    "inpaint_tv",
+    "pnp_admm",
+    "upscale_bicubic",
+    "upscale_tv",
 ]
 
 #: Public methods of this module by task (listed by ``aip info``).
@@ -118,7 +125,8 @@ def denoise_tv(
     image : array (H, W) or (H, W, C)
         Noisy float image in [0, 1].
     sigma : float
-        Noise standard deviation; sets ``weight = 1.1 * sigma`` unless ``weight`` is given.
+        Noise standard deviation; sets ``weight = 0.8 * sigma`` unless ``weight`` is given (the best
+        factor of 0.6 / 0.8 / 1.0 / 1.2 / 1.5 on camera and astronaut 256 at sigma 15, 25, 50 / 255).
     weight : float, optional
         Regularisation weight (scikit-image's ``weight``).
     n_iter : int
@@ -146,7 +154,7 @@ def denoise_tv(
     """
     img = _check_image(image, channel_axis)
     sigma = check_positive(sigma, "sigma")
-    w = 1.1 * sigma if weight is None else check_positive(weight, "weight")
+    w = 0.8 * sigma if weight is None else check_positive(weight, "weight")
     n_iter = check_int(n_iter, "n_iter", low=1)
     eps = check_positive(eps, "eps", allow_zero=True)
 
@@ -244,10 +252,10 @@ def upscale_tv(
     image,
     scale: int,
     *,
-    weight: float = 2e-3,
+    weight: float = 5e-4,
     kernel: str | Any = "bicubic",
     boundary: Literal["circular", "reflect", "symmetric", "replicate", "zero"] = "symmetric",
-    n_iter: int = 200,
+    n_iter: int = 60,
     channel_axis: int | None = None,
     device=None,
 ) -> np.ndarray:
@@ -264,13 +272,13 @@ def upscale_tv(
     scale : int
         Integer upscaling factor (>= 2); the output is (h * scale, w * scale).
     weight : float
-        TV weight (small for noise-free data).
+        TV weight (small for noise-free data; 5e-4 was the best of 5e-4 / 2e-3 / 5e-3 on camera x2 / x3).
     kernel : str or array
         Anti-aliasing kernel of the downsampling model (see :class:`aip.degrade.Downsample`).
     boundary : str
         Boundary model of that blur.
     n_iter : int
-        Primal-dual iterations.
+        Primal-dual iterations (preconditioned; within 0.1 dB of 100 iterations at 50).
 
     References
     ----------
@@ -293,12 +301,8 @@ def upscale_tv(
 
     op = Downsample(s, kernel, mode=boundary)
     init = upscale_bicubic(img, s, channel_axis=channel_axis)
-    shape = (img.shape[0] * s, img.shape[1] * s) if channel_axis is None else None
-    if shape is not None:
-        op_norm = solvers.power_norm(op, shape)
-    else:
-        hs, ws = _spatial_shape(img, channel_axis)
-        op_norm = solvers.power_norm(op, (hs * s, ws * s))
+    hs, ws = _spatial_shape(img, channel_axis)
+    op_norm = solvers.power_norm(op, (hs * s, ws * s), n_iter=10)
 
     def run_pair(c_lr, c_init):
         y = _tensor(c_lr, device)
@@ -672,7 +676,7 @@ def pnp_admm(
         start = start.to(yt.device)
     out = solvers.admm(fid, prior, start, tau=taus, prior_sigmas=list(map(float, sig)),
                        half_quadratic=half_quadratic, callback=callback)
-    return torch.clamp(out, 0.0, 1.0).cpu().numpy().astype(np.float32) if hasattr(out, "cpu") else out
+    return torch.clamp(out, 0.0, 1.0).cpu().numpy().astype(np.float32)
 
 
 def deblur_pnp(

@@ -66,9 +66,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return value
         raise ValueError(f"{key}: expected one of {', '.join(map(str, args))}; got {value!r}")
     if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() == "none"):
-            if type(None) in args:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.lower() == "none")
+        if is_none and type(None) in args:
+            return None
         errors = []
         for a in args:
             if a is type(None):
@@ -78,6 +78,17 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             except (TypeError, ValueError) as exc:
                 errors.append(str(exc))
         raise ValueError(errors[0] if errors else f"{key}: cannot convert {value!r}")
+    if origin is dict or annotation is dict:
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(f"{key}: expected a JSON object such as '{{\"steps\": 20}}', got {value!r}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{key}: expected a JSON object, got {value!r}")
+        return value
     if origin in (list, tuple) or annotation in (list, tuple):
         items = value
         if isinstance(value, str):
@@ -120,6 +131,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
+def coerce_value(value: Any, annotation: Any, key: str) -> Any:
+    """Public form of the converter: ``value`` (often a string) to the type ``annotation`` of field ``key``."""
+    return _coerce(value, annotation, key)
+
+
 def make_config(config_class: type, values: dict[str, Any] | None = None, *, what: str = "model") -> Any:
     """Build a dataclass config from ``values`` (command-line strings are converted to the field types).
 
@@ -130,7 +146,7 @@ def make_config(config_class: type, values: dict[str, Any] | None = None, *, wha
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     try:
         hints = typing.get_type_hints(config_class)
-    except Exception:
+    except (NameError, TypeError):  # unresolvable annotations: fall back to the fields' declared types
         hints = {}
     kwargs = {}
     for key, value in (values or {}).items():
