@@ -141,3 +141,13 @@ def test_input_validation():
         encode(np.zeros((8, 8, 2), np.float32))
     with pytest.raises(TypeError):
         decode("not bytes")
+
+
+def test_progress_bar_does_not_change_the_code(capsys):
+    img = camera(32)
+    assert encode(img, quality=50, progress=True) == encode(img, quality=50)
+
+
+def test_explicit_cpu_device_gives_the_same_bytes():
+    img = camera(32)
+    assert encode(img, quality=50, device="cpu") == encode(img, quality=50, device=None)

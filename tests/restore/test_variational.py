@@ -104,6 +104,15 @@ def test_chambolle_pock_identity_equals_chambolle_projection():
     assert float((a - b).abs().max()) < 2e-3
 
 
+def test_pdhg_linear_identity_equals_chambolle_projection():
+    # the fully split primal-dual algorithm with A = I solves the same ROF problem
+    x = _clean(24)
+    y = torch.as_tensor(x + 0.1 * np.random.default_rng(4).standard_normal(x.shape), dtype=torch.float64)
+    a = solvers.pdhg_linear(Identity(), y, 0.1, y, n_iter=1600, op_norm=1.0, tau=0.5)
+    b = solvers.prox_tv(y, 0.1, n_iter=1500, eps=0.0)
+    assert float((a - b).abs().max()) < 1e-3
+
+
 @pytest.mark.parametrize("make_op", [
     lambda: Blur(gaussian(1.0)),
     lambda: Mask(np.random.default_rng(0).random((24, 20)) < 0.4),

@@ -81,7 +81,7 @@ def register(sub) -> None:
 
     s = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid",
                        description="Sample from a run's EMA model and write one image grid.")
-    s.add_argument("run", help="run directory written by aip train")
+    s.add_argument("run", help="run directory written by aip train, or shipped:NAME (e.g. shipped:ddpm)")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("-o", "--output", required=True, help="output image (PNG grid)")
     s.add_argument("--sampler", default=None, help="sampler of the model (e.g. ddpm, ddim, langevin)")
@@ -200,7 +200,12 @@ def run_sample(args: argparse.Namespace) -> int:
 
     n = check_int(args.n, "-n", low=1)
     check_writable(args.output, args.force)
-    model, meta = load_run(args.run, ema=not args.no_ema, device=args.device)
+    if args.run.startswith("shipped:"):  # a model shipped in the package (aip.train.shipped), e.g. shipped:ddpm
+        from aip.train.shipped import load_shipped_run
+
+        model, meta = load_shipped_run(args.run[len("shipped:"):], device=args.device)
+    else:
+        model, meta = load_run(args.run, ema=not args.no_ema, device=args.device)
     kwargs = {**meta["train"].get("sample_kwargs", {}), **_sample_kwargs(args)}
     _check_sample_kwargs(model, _sample_kwargs(args))
     k = int(meta["data"]["num_classes"])

@@ -24,4 +24,4 @@ METHODS = {
     "decode": ["iterate", "zoom", "deblock"],
 }
 
-__all__ = ["encode", "decode", "read_header", "FractalFormatError", "METHODS"]
+__all__ = ["METHODS", "FractalFormatError", "decode", "encode", "read_header"]

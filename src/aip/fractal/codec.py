@@ -185,9 +185,9 @@ class Encoder:
 
         tq, step4 = quality_params(quality)
         t255 = tq if t255 is None else t255
-        step_c4 = min(255, max(1, int(round(step4 * CHROMA_MEAN_STEP))))
+        step_c4 = min(255, max(1, round(step4 * CHROMA_MEAN_STEP)))
         params = replace(self.base, mean_step_y4=step4, mean_step_c4=step_c4,
-                         quality=int(round(min(max(quality, 0), 100))))
+                         quality=round(min(max(quality, 0), 100)))
         w = Writer()
         for i, pe in enumerate(self.planes):
             leaves = pe.leaves(params, t255 * (CHROMA_THRESHOLD if i else 1.0))

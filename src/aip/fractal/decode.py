@@ -217,7 +217,7 @@ def decode(data: bytes, *, scale: float = 1.0, max_iterations: int = 16, tol: fl
     if out_h * out_w * (params.channels) > MAX_DECODE_PIXELS or params.height * params.width > MAX_PIXELS:
         raise ValueError(f"scale: the output would have {out_h * out_w:.0f} pixels per channel, "
                          f"more than the limit {MAX_DECODE_PIXELS // 3}")
-    oh, ow = int(math.ceil(out_h - 1e-9)), int(math.ceil(out_w - 1e-9))
+    oh, ow = math.ceil(out_h - 1e-9), math.ceil(out_w - 1e-9)
     reader = Reader(payload)
     decoded = [read_plane(reader, params, h, w, chroma) for h, w, chroma in _plane_shapes(params)]
     planes = []

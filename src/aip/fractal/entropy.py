@@ -18,7 +18,7 @@ import numpy as np
 from aip.fractal.bitstream import FractalFormatError
 
 _CODE_BITS = 32  # histogram codes 0..31: 0 = absent, c -> round(2 ** ((c - 1) / 2))
-_CODE_VALUES = np.array([0] + [int(round(2 ** ((c - 1) / 2))) for c in range(1, _CODE_BITS)], dtype=np.float64)
+_CODE_VALUES = np.array([0] + [round(2 ** ((c - 1) / 2)) for c in range(1, _CODE_BITS)], dtype=np.float64)
 
 
 def _quantise_counts(counts: np.ndarray) -> np.ndarray:
@@ -87,13 +87,13 @@ class Reader:
         self._cs = constriction
         try:
             self._dec = constriction.stream.queue.RangeDecoder(words)
-        except Exception as exc:  # pragma: no cover - constriction rejects odd streams
+        except Exception as exc:  # noqa: BLE001 - constriction raises various types on odd streams
             raise FractalFormatError(f"corrupt file: bad payload ({exc})") from None
 
     def _decode(self, model, count: int) -> np.ndarray:
         try:
             return np.asarray(self._dec.decode(model, int(count)), dtype=np.int64)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a format error
             raise FractalFormatError(f"corrupt file: range decoder failed ({exc})") from None
 
     def uniform(self, count: int, n: int) -> np.ndarray:

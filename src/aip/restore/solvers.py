@@ -305,12 +305,14 @@ def admm(fidelity, prior, x0, *, tau: float | Sequence[float] = 1.0, n_iter: int
 
     x <- prox_{tau F}(z - u);  z <- prox_{tau R}(x + u);  u <- u + x - z.
 
+    ``n_iter`` iterations (50 when None and ``tau`` is a scalar) or one per entry of a ``tau`` sequence.
+
     ``tau`` may be a sequence (one value per iteration, continuation); the scaled dual u is rescaled by
     tau_new / tau_old when it changes. ``prior_sigmas`` (plug-and-play) gives the denoiser's noise level per
     iteration explicitly. ``half_quadratic=True`` drops the dual variable (u = 0: half-quadratic splitting,
     as DPIR). ``callback(k, x, z)`` is called after every iteration. Returns z.
     """
-    taus = [float(tau)] * (n_iter or 1) if np.isscalar(tau) else [float(t) for t in tau]
+    taus = [float(tau)] * (n_iter or 50) if np.isscalar(tau) else [float(t) for t in tau]
     if n_iter is not None and len(taus) != n_iter:
         raise ValueError(f"tau: expected {n_iter} values, got {len(taus)}")
     z = x0.clone()

@@ -169,8 +169,13 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 def _dct_shrink_torch(x, sigma: float, block: int, threshold: float, weighted: bool,
-                      max_patches: int = 1 << 16):
-    """Hard-threshold the 2-D DCT of every overlapping block x block patch of x (H, W) and average back."""
+                      max_patches: int = 1 << 16, pilot=None):
+    """Hard-threshold the 2-D DCT of every overlapping block x block patch of x (H, W) and average back.
+
+    With a ``pilot`` estimate (H, W), the coefficients are instead shrunk by the empirical Wiener gain
+    P^2 / (P^2 + sigma^2), P the pilot's coefficient, and weighted by 1 / sum(gain^2) (BM3D's second stage
+    without block matching).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -181,6 +186,7 @@ def _dct_shrink_torch(x, sigma: float, block: int, threshold: float, weighted: b
     pad = b - 1
     mode = "reflect" if min(h, w) > pad else "replicate"
     xp = F.pad(x[None, None], (pad, pad, pad, pad), mode=mode)[0, 0]
+    pp = None if pilot is None else F.pad(pilot[None, None], (pad, pad, pad, pad), mode=mode)[0, 0]
     hp, wp = xp.shape
     c = torch.as_tensor(_dct_matrix(b), dtype=dt, device=dev)
     # 2-D DCT of a vectorised patch: kron(C, C) acting on row-major b*b vectors
@@ -196,6 +202,16 @@ def _dct_shrink_torch(x, sigma: float, block: int, threshold: float, weighted: b
         strip = xp[r0:r1 + b - 1]
         patches = F.unfold(strip[None, None], kernel_size=b)[0]  # (b*b, L)
         coef = c2 @ patches
+        if pp is not None:
+            pc = c2 @ F.unfold(pp[r0:r1 + b - 1][None, None], kernel_size=b)[0]
+            gain = pc * pc / (pc * pc + sigma * sigma)
+            gain[0] = 1.0
+            rec = c2.T @ (coef * gain)
+            wgt = 1.0 / gain.pow(2).sum(0)
+            size = (r1 - r0 + b - 1, wp)
+            num[r0:r1 + b - 1] += F.fold((rec * wgt)[None], size, kernel_size=b)[0, 0]
+            den[r0:r1 + b - 1] += F.fold(wgt.expand(b * b, -1)[None], size, kernel_size=b)[0, 0]
+            continue
         keep = coef.abs() >= thr
         keep[0] = True  # never threshold the DC coefficient
         coef = coef * keep
@@ -219,6 +235,7 @@ def denoise_dct(
     block: int = 8,
     threshold: float = 2.7,
     weighted: bool = True,
+    wiener: bool = False,
     channel_axis: int | None = None,
     device=None,
 ) -> np.ndarray:
@@ -243,6 +260,9 @@ def denoise_dct(
     weighted : bool
         Weight each patch by 1 / (number of kept coefficients) when averaging (sparser patches, which are
         less noisy, count more); False gives the plain average of the paper.
+    wiener : bool
+        Add a second pass: empirical Wiener shrinkage of every patch DCT with the first result as the pilot
+        (as BM3D's second stage, without block matching); about twice the time.
     channel_axis : int, optional
         Axis of the colour channels (each channel is denoised on its own).
     device : str or torch.device, optional
@@ -272,7 +292,10 @@ def denoise_dct(
 
     def run(channel: np.ndarray) -> np.ndarray:
         t = to_tensor(channel, dev)
-        return to_numpy(_dct_shrink_torch(t, sigma, block, threshold, bool(weighted))).astype(np.float32)
+        out = _dct_shrink_torch(t, sigma, block, threshold, bool(weighted))
+        if wiener:
+            out = _dct_shrink_torch(t, sigma, block, threshold, True, pilot=out)
+        return to_numpy(out).astype(np.float32)
 
     return per_channel(run, img, channel_axis)
 

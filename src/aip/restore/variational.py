@@ -450,7 +450,8 @@ def deblur_richardson_lucy(
     Parameters
     ----------
     image : array (H, W) or (H, W, C)
-        Blurred, non-negative float image in [0, 1].
+        Blurred, non-negative float image in [0, 1] (values down to -1e-6, FFT round-off, are taken as 0;
+        anything more negative is an error: clip Gaussian-noisy data yourself).
     psf : array (kh, kw)
         Point spread function (divided by its sum).
     sigma : float, optional
@@ -478,8 +479,9 @@ def deblur_richardson_lucy(
     True
     """
     img = _check_image(image, channel_axis)
-    if img.min() < 0:
+    if img.min() < -1e-6:
         raise ValueError(f"image: expected non-negative values for Richardson-Lucy, got a minimum of {img.min():.3g}")
+    img = np.maximum(img, 0.0)  # only FFT round-off (>= -1e-6) gets here
     from aip.degrade.kernels import check_psf
 
     k = check_psf(psf)
@@ -767,7 +769,8 @@ def inpaint_pnp(
     sigma : float, optional
         Noise level of the observed pixels (default 1/255: noise-free data).
     denoiser : callable, str or None
-        The prior (default: the best classical denoiser measured).
+        The prior; default :func:`~aip.restore.transforms.denoise_dct` with ``weighted=False`` (the best
+        measured for inpainting, see benchmarks/restore_variational.py).
     n_iter, sigma_start, lam
         See :func:`pnp_admm`; defaults tuned on camera 256 (50%/80% random and text masks).
 
@@ -791,7 +794,13 @@ def inpaint_pnp(
     from aip.degrade.operators import Mask
 
     op = Mask(m)
-    den = _resolve_denoiser(denoiser)
+    if denoiser is None:
+        from aip.restore.transforms import denoise_dct
+
+        # plain averaging of the patch estimates: 0.05-0.37 dB better than the weighted default here
+        den = lambda a, s: denoise_dct(a, s, weighted=False)
+    else:
+        den = _resolve_denoiser(denoiser)
     init = per_channel(lambda c: _harmonic_fill(c, m), img, channel_axis)
 
     def run_pair(c, c0):
