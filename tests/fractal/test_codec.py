@@ -151,3 +151,9 @@ def test_progress_bar_does_not_change_the_code(capsys):
 def test_explicit_cpu_device_gives_the_same_bytes():
     img = camera(32)
     assert encode(img, quality=50, device="cpu") == encode(img, quality=50, device=None)
+
+
+def test_oversized_image_is_a_value_error_before_work():
+    big = np.broadcast_to(np.float32(0.5), (1 << 15, 1 << 12))  # 2**27 pixels, no memory
+    with pytest.raises(ValueError, match="at most"):
+        encode(big)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from aip._shared.validate import as_image, check_int, check_positive
-from aip.fractal.bitstream import Params, pack
+from aip.fractal.bitstream import MAX_PIXELS, MAX_SIDE, Params, pack
 from aip.fractal.colour import rgb_to_ycbcr, subsample
 from aip.fractal.entropy import Writer
 from aip.fractal.partition import level_sizes, pad_plane, root_nodes
@@ -166,6 +166,10 @@ class Encoder:
         if max_block < min_block:
             raise ValueError(f"max_block: expected >= min_block ({min_block}), got {max_block}")
         self.image = _prepare(image, min_block, max_block)
+        h, w = self.image.shape[:2]
+        if max(h, w) > MAX_SIDE or h * w > MAX_PIXELS:
+            raise ValueError(f"image: expected sides up to {MAX_SIDE} and at most {MAX_PIXELS} pixels, "
+                             f"got {h}x{w}")
         self.channels = 1 if self.image.ndim == 2 else 3
         self.base = Params(height=self.image.shape[0], width=self.image.shape[1], channels=self.channels,
                            min_block=min_block, max_block=max_block, step_div=step_div, pool_log2=pool_log2)

