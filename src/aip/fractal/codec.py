@@ -12,7 +12,7 @@ from aip.fractal.colour import rgb_to_ycbcr, subsample
 from aip.fractal.entropy import Writer
 from aip.fractal.partition import level_sizes, pad_plane, root_nodes
 from aip.fractal.planes import Leaves, mean_levels, write_plane, z_order
-from aip.fractal.search import PlaneSearch
+from aip.fractal.search import PlaneSearch, _torch_threads
 
 # Chroma is coded coarser by 2x2 subsampling (one chroma sample per 4 pixels). Measured on chelsea and
 # coffee: a Lagrange multiplier of 0.5x the luma one and the luma mean step serve RGB PSNR best.
@@ -193,9 +193,10 @@ class Encoder:
         params = replace(self.base, mean_step_y4=step4, mean_step_c4=step_c4,
                          quality=round(min(max(quality, 0), 100)))
         w = Writer()
-        for i, pe in enumerate(self.planes):
-            leaves = pe.leaves(params, t255 * (CHROMA_THRESHOLD if i else 1.0))
-            write_plane(w, leaves, params, pe.hp, pe.wp, i > 0)
+        with _torch_threads(self.planes[0].search.device):  # pools and search: one thread setting
+            for i, pe in enumerate(self.planes):
+                leaves = pe.leaves(params, t255 * (CHROMA_THRESHOLD if i else 1.0))
+                write_plane(w, leaves, params, pe.hp, pe.wp, i > 0)
         return pack(params, w.finish())
 
     def close(self) -> None:

@@ -73,6 +73,9 @@ def _torch_threads(device):
         return
     before = torch.get_num_threads()
     workers = max(1, min(before, os.cpu_count() or 1, SEARCH_THREADS))
+    if before == 1:  # already inside (re-entrant): no toggling
+        yield workers
+        return
     torch.set_num_threads(1)
     try:
         yield workers
