@@ -28,58 +28,46 @@ Writes benchmarks/results/restore.md, restore.json, restore_<task>_strip.png and
 from __future__ import annotations
 
 # ruff: noqa: B023 - the lambdas handed to Runner.run are called at once, inside their loop iteration
-import os
+from _common import (  # first: importing it pins the thread pools before numpy loads
+    RESULTS,
+    RL_ITERATIONS,
+    WIENER_BALANCES,
+    best_of,
+    blurred,
+    deblur_kernels,
+    import_bm3d,
+    inpaint_masks,
+    load_clean,
+    md_table,
+    one_thread,
+    peer_bicubic,
+    peer_biharmonic,
+    peer_bm3d_deblurring,
+    peer_opencv_inpaint,
+    peer_richardson_lucy,
+    peer_unsupervised_wiener,
+    peer_wiener,
+    quality,
+    run_meta,
+    seed_of,
+    sr_pair,
+    timed,
+    to_u8,
+)
 
-for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
+# isort: split
 import argparse
 import json
-import platform
 import sys
 import time
 import traceback
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-
-
 # --------------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------------
-
-def seed_of(*parts) -> int:
-    return zlib.crc32("-".join(map(str, parts)).encode()) & 0x7FFFFFFF
-
-
-def quality(clean: np.ndarray, out: np.ndarray, shave: int = 0) -> tuple[float, float]:
-    from aip.metrics import psnr, ssim
-
-    out = np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
-    c = np.asarray(clean, dtype=np.float64)
-    if shave:
-        out, c = out[shave:-shave, shave:-shave], c[shave:-shave, shave:-shave]
-    return psnr(c, out, data_range=1.0), ssim(c, out, data_range=1.0)
-
-
-def timed(fn, *a, **k):
-    t0 = time.perf_counter()
-    out = fn(*a, **k)
-    return out, time.perf_counter() - t0
-
-
-def load_clean(name: str, size: int) -> np.ndarray:
-    from aip.io import load_sample
-
-    return load_sample(name, gray=True, size=size).astype(np.float64)
-
-
-def to_u8(x: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 class Runner:
@@ -139,41 +127,19 @@ class Runner:
         return row
 
 
-def aip_methods(task: str) -> list[str]:
+def aip_methods(run: Runner, task: str) -> list[str]:
+    """The aip methods of ``task`` that are built; the others are noted as skipped."""
     import aip.restore as R
 
+    for m in R.METHODS[task]:
+        if m not in R.available(task):
+            run.notes.append(f"{task}/{m}: not built yet, skipped")
     return R.available(task)
-
-
-def missing_methods(task: str) -> list[str]:
-    import aip.restore as R
-
-    return [m for m in R.METHODS[task] if m not in R.available(task)]
-
-
-def best_of(fn, grid, clean, shave: int = 0):
-    """Oracle choice over a parameter grid (in the peer's favour): returns (best output, best parameter).
-    The time reported is the whole sweep divided by the grid size (the cost of one setting)."""
-    best = None
-    for g in grid:
-        out = np.asarray(fn(g), dtype=np.float64)
-        p, _ = quality(clean, out, shave)
-        if best is None or p > best[0]:
-            best = (p, out, g)
-    return best[1], best[2]
 
 
 # --------------------------------------------------------------------------------------------------------
 # peers
 # --------------------------------------------------------------------------------------------------------
-
-def import_bm3d():
-    if not hasattr(np, "trapz"):
-        np.trapz = np.trapezoid  # bm3d still calls np.trapz (removed in numpy 2.x)
-    import bm3d
-
-    return bm3d
-
 
 def peer_bm3d(noisy, sigma):
     bm3d = import_bm3d()
@@ -250,9 +216,7 @@ def bench_denoise(run: Runner, images, sizes, sigmas) -> None:
     import aip.restore as R
     from aip.degrade import add_gaussian_noise
 
-    methods = aip_methods("denoise")
-    for m in missing_methods("denoise"):
-        run.notes.append(f"denoise/{m}: not built yet, skipped")
+    methods = aip_methods(run, "denoise")
     for size in sizes:
         for image in images:
             clean = load_clean(image, size)
@@ -285,16 +249,13 @@ def _sweep(run: Runner, task, setting, image, method, n_grid, fn, clean, key, sh
 
 def bench_deblur(run: Runner, images, size, sigma=0.01) -> None:
     import aip.restore as R
-    from aip.degrade import Blur, add_gaussian_noise, box, gaussian, motion
 
-    kernels = {"gaussian1.6": gaussian(1.6), "box9": box(9), "motion9": motion(9, 45, size=9)}
-    methods = aip_methods("deblur")
-    for m in missing_methods("deblur"):
-        run.notes.append(f"deblur/{m}: not built yet, skipped")
+    kernels = deblur_kernels()
+    methods = aip_methods(run, "deblur")
     for image in images:
         clean = load_clean(image, size)
         for kname, k in kernels.items():
-            y = add_gaussian_noise(Blur(k, "circular").A(clean), sigma, rng=seed_of("deblur", image, size, kname))
+            y = blurred(clean, k, sigma, image, size, kname)
             setting = f"{size}/{kname}"
             key = f"deblur-{image}-{kname}" if image == images[0] and kname == "gaussian1.6" else None
             if key:
@@ -309,40 +270,21 @@ def bench_deblur(run: Runner, images, size, sigma=0.01) -> None:
 
 
 def _deblur_peers(run, setting, image, y, k, sigma, clean, key):
-    from skimage import restoration as skr
-
-    grid = (1e-3, 3e-3, 1e-2, 3e-2, 0.1)
-    _sweep(run, "deblur", setting, image, "skimage:wiener", len(grid),
-           lambda: best_of(lambda b: skr.wiener(y, k, b, clip=False), grid, clean), clean, key)
-    run.run("deblur", setting, image, "skimage:unsupervised_wiener",
-            lambda: skr.unsupervised_wiener(y, k, clip=False, rng=0)[0], clean, strip_key=key)
-    its = (10, 20, 40, 80)
-    # skimage's RL convolves with zero boundaries; the data are circular, so it runs on a periodically
-    # padded copy, cropped afterwards (in its favour: without this it loses 5-10 dB at the borders)
-    pad = max(k.shape)
-
-    def rl(n):
-        yp = np.pad(np.clip(y, 0, None), pad, mode="wrap")
-        return skr.richardson_lucy(yp, k, num_iter=n, clip=False)[pad:-pad, pad:-pad]
-
-    _sweep(run, "deblur", setting, image, "skimage:richardson_lucy", len(its),
-           lambda: best_of(rl, its, clean), clean, key)
-    run.run("deblur", setting, image, "bm3d:bm3d_deblurring",
-            lambda: import_bm3d().bm3d_deblurring(y[..., None], sigma, k), clean, strip_key=key)
+    _sweep(run, "deblur", setting, image, "skimage:wiener", len(WIENER_BALANCES),
+           lambda: peer_wiener(y, k, clean), clean, key)
+    run.run("deblur", setting, image, "skimage:unsupervised_wiener", lambda: peer_unsupervised_wiener(y, k), clean,
+            strip_key=key)
+    _sweep(run, "deblur", setting, image, "skimage:richardson_lucy", len(RL_ITERATIONS),
+           lambda: peer_richardson_lucy(y, k, clean), clean, key)
+    run.run("deblur", setting, image, "bm3d:bm3d_deblurring", lambda: peer_bm3d_deblurring(y, k, sigma), clean,
+            strip_key=key)
 
 
 def bench_inpaint(run: Runner, images, size) -> None:
-    import cv2
-
     import aip.restore as R
-    from aip.degrade import random_mask, text_mask
 
-    masks = {"random50": lambda s: random_mask(s, 0.5, rng=seed_of("inpaint50", s)),
-             "random80": lambda s: random_mask(s, 0.8, rng=seed_of("inpaint80", s)),
-             "text": lambda s: text_mask(s)}
-    methods = aip_methods("inpaint")
-    for m in missing_methods("inpaint"):
-        run.notes.append(f"inpaint/{m}: not built yet, skipped")
+    masks = inpaint_masks()
+    methods = aip_methods(run, "inpaint")
     for image in images:
         clean = load_clean(image, size)
         for mname, mk in masks.items():
@@ -357,39 +299,27 @@ def bench_inpaint(run: Runner, images, size) -> None:
             for meth in methods:
                 run.run("inpaint", setting, image, f"aip:{meth}", lambda meth=meth: R.inpaint(y, m, meth), clean,
                         strip_key=key)
-            from skimage.restoration import inpaint_biharmonic
-
-            run.run("inpaint", setting, image, "skimage:biharmonic", lambda: inpaint_biharmonic(y, m), clean,
+            run.run("inpaint", setting, image, "skimage:biharmonic", lambda: peer_biharmonic(y, m), clean,
                     strip_key=key)
-            u8, m8 = to_u8(y), m.astype(np.uint8)
-            run.run("inpaint", setting, image, "opencv:telea",
-                    lambda: cv2.inpaint(u8, m8, 3, cv2.INPAINT_TELEA) / 255.0, clean, strip_key=key)
-            run.run("inpaint", setting, image, "opencv:ns",
-                    lambda: cv2.inpaint(u8, m8, 3, cv2.INPAINT_NS) / 255.0, clean, strip_key=key)
+            for cv in ("telea", "ns"):
+                run.run("inpaint", setting, image, f"opencv:{cv}", lambda cv=cv: peer_opencv_inpaint(y, m, cv), clean,
+                        strip_key=key)
 
 
 def bench_sr(run: Runner, images, size, scales=(2, 3)) -> None:
-    from PIL import Image
-
     import aip.restore as R
-    from aip.degrade import Downsample
 
-    methods = aip_methods("upscale")
-    for m in missing_methods("upscale"):
-        run.notes.append(f"upscale/{m}: not built yet, skipped")
+    methods = aip_methods(run, "upscale")
     for image in images:
         full = load_clean(image, size)
         for s in scales:
-            n = (size // s) * s
-            clean = full[:n, :n]
-            lr = Downsample(s, "bicubic", mode="symmetric").A(clean)
+            clean, lr, n = sr_pair(full, size, s)
             setting = f"{n}/x{s}"
             key = f"sr-{image}-x{s}" if image == images[0] else None
             if key:
                 run.strips[key] = [("clean", clean)]
-            run.run("sr", setting, image, "pillow:bicubic",
-                    lambda: np.asarray(Image.fromarray(lr.astype(np.float32), mode="F").resize((n, n), Image.BICUBIC)),
-                    clean, shave=s, strip_key=key)
+            run.run("sr", setting, image, "pillow:bicubic", lambda: peer_bicubic(lr, n), clean, shave=s,
+                    strip_key=key)
             for m in methods:
                 run.run("sr", setting, image, f"aip:{m}", lambda m=m: R.upscale(lr, s, m), clean, shave=s,
                         strip_key=key)
@@ -499,9 +429,8 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
             "their time is that of one setting (the `param` field of the JSON rows names the choice). "
             "aip methods run with their defaults, with the true sigma.")
     lines = ["# Restoration benchmark", "", intro, "", grid, ""]
-    lines += ["## Targets", "", "| target | status | measured |", "|---|---|---|"]
-    lines += [f"| {t['target']} | {t['status']} | {t['detail']} |" for t in tgt]
-    lines.append("")
+    lines += ["## Targets", "", *md_table(["target", "status", "measured"],
+                                         [[t["target"], t["status"], t["detail"]] for t in tgt]), ""]
     for task, title in (("denoise", "Denoising"), ("deblur", "Deblurring"), ("inpaint", "Inpainting"),
                         ("sr", "Super-resolution")):
         rows = [r for r in summary if r["task"] == task]
@@ -509,11 +438,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
             continue
         settings = sorted({r["setting"] for r in rows}, key=lambda s: (len(s), s))
         methods = list(dict.fromkeys(r["method"] for r in rows))
-        lines += [f"## {title} (mean over images)", "",
-                  "| method | " + " | ".join(f"{s} PSNR / SSIM / s" for s in settings) + " |",
-                  "|---|" + "---|" * len(settings)]
+        table = []
         for m in methods:
-            cells = []
+            cells = [m]
             for s in settings:
                 r = next((r for r in rows if r["method"] == m and r["setting"] == s), None)
                 n_all = max(x["n"] for x in rows if x["setting"] == s)
@@ -521,8 +448,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
                 if r is not None and r["n"] < n_all:
                     cell += f" ({r['n']}/{n_all} images, see notes)"
                 cells.append(cell)
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines.append("")
+            table.append(cells)
+        lines += [f"## {title} (mean over images)", "",
+                  *md_table(["method", *(f"{s} PSNR / SSIM / s" for s in settings)], table), ""]
     if plots:
         lines += ["## Figures", ""] + [f"![{p}]({p})" for p in plots] + [""]
     if notes:
@@ -625,15 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the rows of the tasks not run now from the existing results file (run task by task)")
     args = ap.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    one_thread()
     q = args.quick
     images = args.images or (["camera", "astronaut"] if q else ["camera", "astronaut", "coffee", "chelsea"])
     sizes = args.sizes or ([96] if q else [256])
@@ -645,10 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     run.strip_only = args.strips_only
     RESULTS.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    meta = {"quick": q, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-            "threads": "OMP/MKL/torch/OpenCV threads = 1", "images": images, "sizes": sizes, "sigmas": sigmas,
-            "size": size, "python": sys.version.split()[0]}
+    meta = {"quick": q, **run_meta(), "images": images, "sizes": sizes, "sigmas": sigmas, "size": size,
+            "python": sys.version.split()[0]}
 
     kept: list[dict] = []
     kept_notes: list[str] = []

@@ -20,23 +20,27 @@ against time) (``--quick``: restore_filters_quick.*).
 
 from __future__ import annotations
 
-import os
+from _common import (  # first: importing it pins the thread pools before numpy loads
+    RESULTS,
+    load_clean,
+    md_table,
+    one_thread,
+    quality,
+    run_meta,
+    seed_of,
+    timed,
+    to_u8,
+    write_results,
+)
 
-for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
+# isort: split
 import argparse
-import json
-import platform
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 IMAGES = ("camera", "astronaut", "coffee", "chelsea")
 SIGMAS = (15, 25, 50)
 SIZES = (256, 512)
@@ -65,21 +69,10 @@ H_GRID = {
 }
 
 
-def seed_of(*parts) -> int:
-    return zlib.crc32("-".join(map(str, parts)).encode()) & 0x7FFFFFFF
-
-
-def quality(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    from aip.metrics import psnr, ssim
-
-    out = np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
-    return psnr(clean, out, data_range=1.0), ssim(clean, out, data_range=1.0)
-
-
-def timed(fn, *a, **k):
-    t0 = time.perf_counter()
-    out = fn(*a, **k)
-    return out, time.perf_counter() - t0
+def noisy_copy(clean: np.ndarray, sigma255: float, *seed_parts) -> np.ndarray:
+    """``clean`` plus seeded Gaussian noise of ``sigma255`` (0-255 scale), not clipped, as float32."""
+    rng = np.random.default_rng(seed_of(*seed_parts))
+    return (clean + sigma255 / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
 
 
 def run_peer(name: str, noisy: np.ndarray, clean: np.ndarray, sigma255: float):
@@ -94,8 +87,7 @@ def run_peer(name: str, noisy: np.ndarray, clean: np.ndarray, sigma255: float):
             out, t = timed(denoise_nl_means, noisy, h=f * s, sigma=s, fast_mode=True,
                            **PEERS[name][int(sigma255)])
         else:
-            u8 = np.clip(np.round(noisy * 255.0), 0, 255).astype(np.uint8)
-            out, t = timed(cv2.fastNlMeansDenoising, u8, None, h=f * sigma255, **PEERS[name][int(sigma255)])
+            out, t = timed(cv2.fastNlMeansDenoising, to_u8(noisy), None, h=f * sigma255, **PEERS[name][int(sigma255)])
             out = out.astype(np.float64) / 255.0
         p = quality(clean, out)[0]
         if best is None or p > best[0]:
@@ -105,16 +97,14 @@ def run_peer(name: str, noisy: np.ndarray, clean: np.ndarray, sigma255: float):
 
 
 def denoise_table(images, sizes, sigmas) -> list[dict]:
-    from aip.io import load_sample
     from aip.restore import filters
 
     rows = []
     for size in sizes:
         for name in images:
-            clean = load_sample(name, gray=True, size=size).astype(np.float64)
+            clean = load_clean(name, size)
             for sig in sigmas:
-                rng = np.random.default_rng(seed_of(name, size, sig))
-                noisy = (clean + sig / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
+                noisy = noisy_copy(clean, sig, name, size, sig)
                 base = {"image": name, "size": size, "sigma": sig}
                 p, q = quality(clean, noisy)
                 rows.append(dict(base, method="noisy", psnr=p, ssim=q, seconds=0.0))
@@ -134,12 +124,10 @@ def denoise_table(images, sizes, sigmas) -> list[dict]:
 
 
 def grid_table(size: int = 512, sigma255: float = 25.0, spatial=(2.0, 4.0, 8.0, 16.0)) -> list[dict]:
-    from aip.io import load_sample
     from aip.restore import filters
 
-    clean = load_sample("camera", gray=True, size=size).astype(np.float64)
-    rng = np.random.default_rng(seed_of("grid", size, sigma255))
-    noisy = (clean + sigma255 / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
+    clean = load_clean("camera", size)
+    noisy = noisy_copy(clean, sigma255, "grid", size, sigma255)
     s = sigma255 / 255.0
     rows = []
     for ss in spatial:
@@ -175,16 +163,11 @@ def markdown(rows, grid_rows, sizes, sigmas, meta) -> str:
              f"the patch/search sizes {PEERS}. Times are wall seconds per image on one thread, on a "
              "shared machine: compare within a row (same process, same moment), quote ratios."), ""]
     for size in sizes:
+        table = [[m, *("-" if (v := summ.get((size, s, m))) is None
+                       else f"{v['psnr']:.2f} / {v['ssim']:.3f} / {v['seconds']:.3f}" for s in sigmas)]
+                 for m in methods]
         lines += [f"## {size} x {size}: mean PSNR (dB) / SSIM / seconds per image", "",
-                  "| method | " + " | ".join(f"sigma {s}" for s in sigmas) + " |",
-                  "|---|" + "---|" * len(sigmas)]
-        for m in methods:
-            cells = []
-            for s in sigmas:
-                v = summ.get((size, s, m))
-                cells.append("-" if v is None else f"{v['psnr']:.2f} / {v['ssim']:.3f} / {v['seconds']:.3f}")
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines.append("")
+                  *md_table(["method", *(f"sigma {s}" for s in sigmas)], table), ""]
     # NLM targets
     lines += ["## Non-local means targets", "",
               ("| size | sigma | aip nlm dB | skimage best dB | opencv best dB | aip - skimage | aip - opencv "
@@ -252,11 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="256 only, sigma 25, two images")
     args = ap.parse_args(argv)
-    import cv2
-    import torch
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    one_thread()
     images, sizes, sigmas = (IMAGES[:2], (256,), (25,)) if args.quick else (IMAGES, SIZES, SIGMAS)
     # warm-up (first-call costs of torch and the peers are not the filters' cost)
     from aip.restore import filters
@@ -267,17 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = denoise_table(images, sizes, sigmas)
     grid_rows = grid_table(spatial=(2.0, 4.0) if args.quick else (2.0, 4.0, 8.0, 16.0))
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs",
-            "threads": "OMP/MKL/torch/OpenCV threads = 1", "images": list(images),
+    meta = {**run_meta(" shared with other jobs"), "images": list(images),
             "total_seconds": time.perf_counter() - t0, "peers": PEERS, "h_grid": H_GRID}
-    RESULTS.mkdir(exist_ok=True)
     stem = "restore_filters_quick" if args.quick else "restore_filters"
     md = markdown(rows, grid_rows, sizes, sigmas, meta)
-    (RESULTS / f"{stem}.md").write_text(md + "\n")
     summ = {f"{k[0]}/{k[1]}/{k[2]}": v for k, v in summarise(rows).items()}
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows, "summary": summ, "grid": grid_rows},
-                                                     indent=1))
+    write_results(stem, {"meta": meta, "rows": rows, "summary": summ, "grid": grid_rows}, md + "\n")
     scatter(rows, RESULTS / f"{stem}_scatter.png", max(sizes))
     print(md)
     print(f"total {meta['total_seconds']:.0f} s")

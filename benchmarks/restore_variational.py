@@ -19,57 +19,40 @@ Usage::
     python benchmarks/restore_variational.py --quick    # camera only, Gaussian blur only
     python benchmarks/restore_variational.py --slow-priors  # also WNNM, K-SVD as PnP priors (slow)
 
-Writes benchmarks/results/restore_variational.md and .json.
+Writes benchmarks/results/restore_variational.md and .json (``--quick``: restore_variational_quick.*).
 """
 
 from __future__ import annotations
 
 # ruff: noqa: B023 - the lambdas handed to Rows.run are called at once, inside their loop iteration
-import os
+from _common import (  # first: importing it pins the thread pools before numpy loads
+    RL_ITERATIONS,
+    WIENER_BALANCES,
+    blurred,
+    deblur_kernels,
+    inpaint_masks,
+    load_clean,
+    md_table,
+    one_thread,
+    peer_bicubic,
+    peer_biharmonic,
+    peer_bm3d_deblurring,
+    peer_opencv_inpaint,
+    peer_richardson_lucy,
+    peer_unsupervised_wiener,
+    peer_wiener,
+    quality,
+    run_meta,
+    sr_pair,
+    write_results,
+)
 
-for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
+# isort: split
 import argparse
-import json
-import platform
 import sys
 import time
-import zlib
-from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-
-
-def seed_of(*parts) -> int:
-    return zlib.crc32("-".join(map(str, parts)).encode()) & 0x7FFFFFFF
-
-
-def quality(clean, out, shave: int = 0):
-    from aip.metrics import psnr, ssim
-
-    out = np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
-    c = np.asarray(clean, dtype=np.float64)
-    if shave:
-        out, c = out[shave:-shave, shave:-shave], c[shave:-shave, shave:-shave]
-    return psnr(c, out, data_range=1.0), ssim(c, out, data_range=1.0)
-
-
-def load_clean(name: str, size: int) -> np.ndarray:
-    from aip.io import load_sample
-
-    return load_sample(name, gray=True, size=size).astype(np.float64)
-
-
-def import_bm3d():
-    if not hasattr(np, "trapz"):
-        np.trapz = np.trapezoid  # bm3d still calls np.trapz (removed in numpy 2)
-    import bm3d
-
-    return bm3d
 
 
 class Rows:
@@ -90,28 +73,15 @@ class Rows:
         return out
 
 
-def best_of(fn, grid, clean):
-    best = None
-    for g in grid:
-        out = fn(g)
-        p, _ = quality(clean, out)
-        if best is None or p > best[0]:
-            best = (p, out, g)
-    return best[1], best[2]
-
-
 # ------------------------------------------------------------------------------------------------ deblur
 def bench_deblur(rows: Rows, images, kernels, size=256, sigma=0.01):
-    from skimage import restoration as skr
-
-    from aip.degrade import Blur, add_gaussian_noise
     from aip.restore.transforms import deblur_wiener
     from aip.restore.variational import deblur_pnp, deblur_richardson_lucy, deblur_tv
 
     for image in images:
         clean = load_clean(image, size)
         for kname, k in kernels.items():
-            y = add_gaussian_noise(Blur(k, "circular").A(clean), sigma, rng=seed_of("deblur", image, size, kname))
+            y = blurred(clean, k, sigma, image, size, kname)
             st = f"{size}/{kname}"
             rows.run("deblur", st, image, "blurred", lambda: y, clean)
             rows.run("deblur", st, image, "aip:wiener", lambda: deblur_wiener(y, k, sigma=sigma), clean)
@@ -119,32 +89,20 @@ def bench_deblur(rows: Rows, images, kernels, size=256, sigma=0.01):
                      lambda: deblur_richardson_lucy(np.clip(y, 0, None), k, sigma=sigma), clean)
             rows.run("deblur", st, image, "aip:tv", lambda: deblur_tv(y, k, sigma=sigma), clean)
             rows.run("deblur", st, image, "aip:pnp", lambda: deblur_pnp(y, k, sigma=sigma), clean)
-            grid = (1e-3, 3e-3, 1e-2, 3e-2, 0.1)
-            rows.run("deblur", st, image, "skimage:wiener (best balance)",
-                     lambda: best_of(lambda b: skr.wiener(y, k, b, clip=False), grid, clean)[0], clean,
-                     per=len(grid))
-            rows.run("deblur", st, image, "skimage:unsupervised_wiener",
-                     lambda: skr.unsupervised_wiener(y, k, clip=False, rng=0)[0], clean)
-            pad = max(k.shape)
-            its = (10, 20, 40, 80)
-
-            def rl(n):
-                yp = np.pad(np.clip(y, 0, None), pad, mode="wrap")
-                return skr.richardson_lucy(yp, k, num_iter=n, clip=False)[pad:-pad, pad:-pad]
-
+            rows.run("deblur", st, image, "skimage:wiener (best balance)", lambda: peer_wiener(y, k, clean)[0], clean,
+                     per=len(WIENER_BALANCES))
+            rows.run("deblur", st, image, "skimage:unsupervised_wiener", lambda: peer_unsupervised_wiener(y, k), clean)
             rows.run("deblur", st, image, "skimage:richardson_lucy (best it.)",
-                     lambda: best_of(rl, its, clean)[0], clean, per=len(its))
-            rows.run("deblur", st, image, "bm3d:bm3d_deblurring",
-                     lambda: import_bm3d().bm3d_deblurring(y[..., None], sigma, k), clean)
+                     lambda: peer_richardson_lucy(y, k, clean)[0], clean, per=len(RL_ITERATIONS))
+            rows.run("deblur", st, image, "bm3d:bm3d_deblurring", lambda: peer_bm3d_deblurring(y, k, sigma), clean)
 
 
 def bench_priors(rows: Rows, size=256, sigma=0.01, wnnm=False):
-    from aip.degrade import Blur, add_gaussian_noise, gaussian
     from aip.restore.variational import deblur_pnp
 
-    k = gaussian(1.6)
+    k = deblur_kernels()["gaussian1.6"]
     clean = load_clean("camera", size)
-    y = add_gaussian_noise(Blur(k, "circular").A(clean), sigma, rng=seed_of("deblur", "camera", size, "gaussian1.6"))
+    y = blurred(clean, k, sigma, "camera", size, "gaussian1.6")
     # K-SVD and WNNM learn / group patches at every call: minutes per PnP run, behind --slow-priors
     priors = ["dct", "nlm", "wavelet", "tv", "bilateral"] + (["wnnm", "ksvd"] if wnnm else [])
     for p in priors:
@@ -159,15 +117,9 @@ def bench_priors(rows: Rows, size=256, sigma=0.01, wnnm=False):
 
 # ------------------------------------------------------------------------------------------------ inpaint
 def bench_inpaint(rows: Rows, images, size=256, lowrank=False):
-    import cv2
-    from skimage.restoration import inpaint_biharmonic
-
-    from aip.degrade import random_mask, text_mask
     from aip.restore.variational import inpaint_pnp, inpaint_tv
 
-    masks = {"random50": lambda s: random_mask(s, 0.5, rng=seed_of("inpaint50", s)),
-             "random80": lambda s: random_mask(s, 0.8, rng=seed_of("inpaint80", s)),
-             "text": lambda s: text_mask(s)}
+    masks = inpaint_masks()
     for image in images:
         clean = load_clean(image, size)
         for mname, mk in masks.items():
@@ -181,31 +133,21 @@ def bench_inpaint(rows: Rows, images, size=256, lowrank=False):
                 from aip.restore.lowrank import inpaint_lowrank
 
                 rows.run("inpaint", st, image, "aip:lowrank", lambda: inpaint_lowrank(y, m), clean)
-            rows.run("inpaint", st, image, "skimage:biharmonic", lambda: inpaint_biharmonic(y, m), clean)
-            u8 = (np.clip(y, 0, 1) * 255).round().astype(np.uint8)
-            m8 = m.astype(np.uint8)
-            rows.run("inpaint", st, image, "opencv:telea", lambda: cv2.inpaint(u8, m8, 3, cv2.INPAINT_TELEA) / 255.0,
-                     clean)
-            rows.run("inpaint", st, image, "opencv:ns", lambda: cv2.inpaint(u8, m8, 3, cv2.INPAINT_NS) / 255.0, clean)
+            rows.run("inpaint", st, image, "skimage:biharmonic", lambda: peer_biharmonic(y, m), clean)
+            for cv in ("telea", "ns"):
+                rows.run("inpaint", st, image, f"opencv:{cv}", lambda cv=cv: peer_opencv_inpaint(y, m, cv), clean)
 
 
 # ------------------------------------------------------------------------------------------------ sr
 def bench_sr(rows: Rows, images, size=256, scales=(2, 3)):
-    from PIL import Image
-
-    from aip.degrade import Downsample
     from aip.restore.variational import upscale_bicubic, upscale_tv
 
     for image in images:
         full = load_clean(image, size)
         for s in scales:
-            n = (size // s) * s
-            clean = full[:n, :n]
-            lr = Downsample(s, "bicubic", mode="symmetric").A(clean)
+            clean, lr, n = sr_pair(full, size, s)
             st = f"{n}/x{s}"
-            rows.run("sr", st, image, "pillow:bicubic",
-                     lambda: np.asarray(Image.fromarray(lr.astype(np.float32), mode="F").resize((n, n), Image.BICUBIC)),
-                     clean, shave=s)
+            rows.run("sr", st, image, "pillow:bicubic", lambda: peer_bicubic(lr, n), clean, shave=s)
             rows.run("sr", st, image, "aip:bicubic", lambda: upscale_bicubic(lr, s), clean, shave=s)
             rows.run("sr", st, image, "aip:tv", lambda: upscale_tv(lr, s), clean, shave=s)
 
@@ -246,10 +188,7 @@ def targets(rows):
 
 
 def write(rows, tgt, args, wall):
-    RESULTS.mkdir(exist_ok=True)
-    meta = {"python": sys.version.split()[0], "platform": platform.platform(), "threads": os.environ.get("OMP_NUM_THREADS"),
-            "args": vars(args), "wall_s": round(wall, 1)}
-    (RESULTS / "restore_variational.json").write_text(json.dumps({"meta": meta, "rows": rows, "targets": tgt}, indent=1))
+    meta = {**run_meta(), "python": sys.version.split()[0], "args": vars(args), "wall_s": round(wall, 1)}
     intro = ("Generated by `benchmarks/restore_variational.py`. Gray 256 images, seeded degradations (the same as "
              "`benchmarks/restore.py`), one thread, all methods in the same process. PSNR in dB (data range 1), "
              "SSIM, wall time per image in seconds (machine shared with other jobs: compare times within a table). "
@@ -261,25 +200,18 @@ def write(rows, tgt, args, wall):
         trs = [r for r in rows if r["task"] == task]
         if not trs:
             continue
-        lines += [f"## {title}", "", "| setting | image | method | PSNR | SSIM | time s |", "|---|---|---|---|---|---|"]
-        for r in trs:
-            if "psnr" in r:
-                lines.append(f"| {r['setting']} | {r['image']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-                             f"{r['time_s']:.2f} |")
-            else:
-                lines.append(f"| {r['setting']} | {r['image']} | {r['method']} | error: {r['error']} | | |")
-        lines.append("")
+        table = [[r["setting"], r["image"], r["method"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['time_s']:.2f}"]
+                 if "psnr" in r else [r["setting"], r["image"], r["method"], f"error: {r['error']}", "", ""]
+                 for r in trs]
+        lines += [f"## {title}", "", *md_table(["setting", "image", "method", "PSNR", "SSIM", "time s"], table), ""]
         means = mean_by(rows, task)
         if len({r["image"] for r in trs}) > 1:
-            lines += ["Mean over images:", "", "| setting | method | PSNR | SSIM | time s |", "|---|---|---|---|---|"]
-            for (s, m), v in means.items():
-                lines.append(f"| {s} | {m} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['time_s']:.2f} |")
-            lines.append("")
-    lines += ["## Targets", "", "| case | target | margin dB | met |", "|---|---|---|---|"]
-    for t in tgt:
-        lines.append(f"| {t['case']} | {t['target']} | {t['value']:+.2f} | {'yes' if t['met'] else 'NO'} |")
-    lines.append("")
-    (RESULTS / "restore_variational.md").write_text("\n".join(lines))
+            table = [[s, m, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['time_s']:.2f}"] for (s, m), v in means.items()]
+            lines += ["Mean over images:", "", *md_table(["setting", "method", "PSNR", "SSIM", "time s"], table), ""]
+    table = [[t["case"], t["target"], f"{t['value']:+.2f}", "yes" if t["met"] else "NO"] for t in tgt]
+    lines += ["## Targets", "", *md_table(["case", "target", "margin dB", "met"], table), ""]
+    stem = "restore_variational_quick" if args.quick else "restore_variational"
+    write_results(stem, {"meta": meta, "rows": rows, "targets": tgt}, "\n".join(lines))
 
 
 def main(argv=None) -> int:
@@ -290,12 +222,8 @@ def main(argv=None) -> int:
                     help="also WNNM and K-SVD as PnP priors (several minutes each)")
     ap.add_argument("--lowrank", action="store_true", help="also aip.restore.lowrank.inpaint_lowrank (about a minute an image)")
     args = ap.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    from aip.degrade import box, gaussian, motion
-
-    kernels = {"gaussian1.6": gaussian(1.6), "box9": box(9), "motion9": motion(9, 45, size=9)}
+    one_thread()
+    kernels = deblur_kernels()
     images = ["camera", "astronaut"]
     if args.quick:
         kernels = {"gaussian1.6": kernels["gaussian1.6"]}

@@ -183,17 +183,19 @@ def test_unet_shapes_and_patch_stem():
         torch.testing.assert_close(net(x, torch.tensor([1, 2])), net2(x, torch.tensor([1, 2])), atol=1e-5, rtol=1e-4)
 
 
-def test_bad_configs_and_inputs():
-    with pytest.raises(ValueError, match="schedule: expected one of linear, cosine"):
-        build_model("ddpm", schedule="sigmoid")
-    with pytest.raises(ValueError, match="p_uncond: expected a probability"):
-        build_model("ddpm", p_uncond=1.5)
-    with pytest.raises(ValueError, match="patch_size: expected a divisor of image_size 28"):
-        build_model("ddpm", patch_size=3)
-    with pytest.raises(ValueError, match="channel_mult: 4 levels need image_size"):
-        build_model("ddpm", image_size=8, patch_size=1, channel_mult=(1, 2, 2, 2))
-    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
-        build_model("ncsn", sigma_min=2.0)
+@pytest.mark.parametrize("name, kwargs, match", [
+    ("ddpm", {"schedule": "sigmoid"}, "schedule: expected one of linear, cosine"),
+    ("ddpm", {"p_uncond": 1.5}, r"p_uncond: expected a number in \[0, 1\)"),
+    ("ddpm", {"patch_size": 3}, "patch_size: expected a divisor of image_size 28"),
+    ("ddpm", {"image_size": 8, "patch_size": 1, "channel_mult": (1, 2, 2, 2)}, "channel_mult: 4 levels need image_size"),
+    ("ncsn", {"sigma_min": 2.0}, "sigma_min < sigma_max"),
+])
+def test_bad_configs(name, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(name, **kwargs)
+
+
+def test_bad_inputs():
     model = DDPM(DDPMConfig(**TINY))
     with pytest.raises(ValueError, match="steps: expected an integer in"):
         model.sample(2, steps=1000)

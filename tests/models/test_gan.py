@@ -120,15 +120,18 @@ def test_samples_shapes_ranges_and_labels():
     assert torch.equal(s1, s2)
 
 
-def test_bad_configs():
-    with pytest.raises(ValueError, match="arch: expected one of mlp, dcgan"):
-        build_model("gan", arch="resnet")
-    with pytest.raises(TypeError, match="image_size: expected an integer"):
-        build_model("dcgan", image_size=28.0)
-    with pytest.raises(ValueError, match="a conditional GAN needs num_classes >= 1"):
-        build_model("cgan", num_classes=0)
-    with pytest.raises(ValueError, match="betas: expected two Adam betas"):
-        build_model("gan", betas=(0.5, 1.5))
+@pytest.mark.parametrize("name, kwargs, error, match", [
+    ("gan", {"arch": "resnet"}, ValueError, "arch: expected one of mlp, dcgan"),
+    ("dcgan", {"image_size": 28.0}, TypeError, "image_size: expected an integer"),
+    ("cgan", {"num_classes": 0}, ValueError, "a conditional GAN needs num_classes >= 1"),
+    ("gan", {"betas": (0.5, 1.5)}, ValueError, "betas: expected two Adam betas"),
+])
+def test_bad_configs(name, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        build_model(name, **kwargs)
+
+
+def test_bad_phase():
     model = build_model("gan", image_size=8, hidden_dim=8)
     with pytest.raises(ValueError, match="phase: expected 'd' or 'g'"):
         model(torch.rand(2, 1, 8, 8), phase="main")

@@ -125,16 +125,28 @@ def test_perona_malik_mean_and_max_min_principle(noisy, conductance):
     assert out.min() >= noisy.min() - 1e-6 and out.max() <= noisy.max() + 1e-6
 
 
-def test_perona_malik_keeps_a_strong_edge_and_smooths_flat_regions():
-    rng = np.random.default_rng(3)
+def _noisy_step(seed):
+    """A 32x32 unit step between columns 15 and 16, plus seeded Gaussian noise of std 0.05."""
+    rng = np.random.default_rng(seed)
     x = np.zeros((32, 32), np.float32)
     x[:, 16:] = 1.0
-    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
-    out = F.denoise_perona_malik(y, 0.05, iterations=50)
-    # the edge stays sharp: the jump between columns 15 and 16 keeps > 90% of its height
-    assert np.mean(out[:, 16] - out[:, 15]) > 0.9
-    # flat regions: noise std down by more than half
+    return x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+
+
+def _step_height(out):
+    return np.mean(out[:, 16] - out[:, 15])
+
+
+def _assert_flat_region_smoothed(out, y):
+    # left of the edge: noise std down by more than half
     assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
+
+
+def test_perona_malik_keeps_a_strong_edge_and_smooths_flat_regions():
+    y = _noisy_step(3)
+    out = F.denoise_perona_malik(y, 0.05, iterations=50)
+    assert _step_height(out) > 0.9  # the edge keeps > 90% of its height
+    _assert_flat_region_smoothed(out, y)
 
 
 def test_perona_malik_rejects_unstable_step(noisy):
@@ -159,13 +171,10 @@ def test_tensor_diffusion_mean_and_variance_decrease(noisy):
 
 
 def test_tensor_diffusion_smooths_along_not_across_edges():
-    rng = np.random.default_rng(4)
-    x = np.zeros((32, 32), np.float32)
-    x[:, 16:] = 1.0
-    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    y = _noisy_step(4)
     out = F.denoise_tensor_diffusion(y, 0.05, iterations=40)
-    assert np.mean(out[:, 16] - out[:, 15]) > 0.8
-    assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
+    assert _step_height(out) > 0.8
+    _assert_flat_region_smoothed(out, y)
 
 
 def test_numpy_and_torch_kernels_agree(noisy):
@@ -313,18 +322,23 @@ def test_nl_means_defaults_and_validation(noisy):
 
 # ------------------------------------------------------------------------------------- domain transform
 
+def _impulse_response(method, n_it, ss):
+    """Domain transform of a centred impulse without edges: (total weight, variance of the row marginal)."""
+    x = np.zeros((81, 81), np.float32)
+    x[40, 40] = 1.0
+    out = F.denoise_domain_transform(x, 0.1, sigma_spatial=ss, sigma_color=1e6, iterations=n_it,
+                                     guide_sigma=0, method=method).astype(np.float64)
+    marg = out.sum(0)
+    pos = np.arange(81) - 40
+    return float(out.sum()), float((marg * pos ** 2).sum() / marg.sum())
+
+
 def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
     # without edges each recursive pass is a symmetric exponential a^|n| of variance 2a/(1-a)^2, and the
     # iterations' sigma_H are chosen so the variances add up to sigma_spatial^2 (Gastal & Oliveira, eq. 14)
     n_it, ss = 3, 3.0
-    x = np.zeros((81, 81), np.float32)
-    x[40, 40] = 1.0
-    out = F.denoise_domain_transform(x, 0.1, sigma_spatial=ss, sigma_color=1e6, iterations=n_it,
-                                     guide_sigma=0, method="rf").astype(np.float64)
-    assert out.sum() == pytest.approx(1.0, abs=1e-4)
-    marg = out.sum(0)
-    pos = np.arange(81) - 40
-    var = float((marg * pos ** 2).sum() / marg.sum())
+    total, var = _impulse_response("rf", n_it, ss)
+    assert total == pytest.approx(1.0, abs=1e-4)
     expected = 0.0
     for i in range(n_it):
         sh = ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1)
@@ -336,30 +350,21 @@ def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
 
 @pytest.mark.parametrize("method", ["rf", "nc"])
 def test_domain_transform_preserves_edges(method):
-    rng = np.random.default_rng(5)
-    x = np.zeros((32, 32), np.float32)
-    x[:, 16:] = 1.0
-    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    y = _noisy_step(5)
     out = F.denoise_domain_transform(y, 0.05, method=method)
-    assert np.mean(out[:, 16] - out[:, 15]) > 0.9
-    assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
+    assert _step_height(out) > 0.9
+    _assert_flat_region_smoothed(out, y)
     # the linear filter with the same spatial extent blurs the edge away
     lin = F.denoise_domain_transform(y, 0.05, sigma_color=1e6, method=method)
-    assert np.mean(lin[:, 16] - lin[:, 15]) < 0.5
+    assert _step_height(lin) < 0.5
 
 
 def test_domain_transform_nc_impulse_variance_and_constant():
     # normalised convolution: box filters of radius sqrt(3) sigma_H_i in the transformed domain; without
     # edges (ct = x) a radius R keeps the offsets |n| <= floor(R): variance floor(R)(floor(R)+1)/3 each
     n_it, ss = 3, 3.0
-    x = np.zeros((81, 81), np.float32)
-    x[40, 40] = 1.0
-    out = F.denoise_domain_transform(x, 0.1, sigma_spatial=ss, sigma_color=1e6, iterations=n_it,
-                                     guide_sigma=0, method="nc").astype(np.float64)
-    assert out.sum() == pytest.approx(1.0, abs=1e-6)
-    marg = out.sum(0)
-    pos = np.arange(81) - 40
-    var = float((marg * pos ** 2).sum() / marg.sum())
+    total, var = _impulse_response("nc", n_it, ss)
+    assert total == pytest.approx(1.0, abs=1e-6)
     expected = 0.0
     for i in range(n_it):
         f = math.floor(math.sqrt(3) * ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1))
@@ -371,13 +376,10 @@ def test_domain_transform_nc_impulse_variance_and_constant():
 
 
 def test_domain_transform_nc_preserves_edges_and_denoises(clean, noisy):
-    rng = np.random.default_rng(6)
-    x = np.zeros((32, 32), np.float32)
-    x[:, 16:] = 1.0
-    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    y = _noisy_step(6)
     out = F.denoise_domain_transform(y, 0.05, method="nc")
-    assert np.mean(out[:, 16] - out[:, 15]) > 0.9
-    assert out[:, 2:12].std() < 0.5 * y[:, 2:12].std()
+    assert _step_height(out) > 0.9
+    _assert_flat_region_smoothed(out, y)
     gain = _psnr(F.denoise_domain_transform(noisy, SIGMA, method="nc"), clean) - _psnr(noisy, clean)
     assert gain > 3.0
     with pytest.raises(ValueError, match="method"):

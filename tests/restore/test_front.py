@@ -146,12 +146,17 @@ def test_lazy_function_attributes():
     assert "denoise_nl_means" in dir(R)
 
 
-@pytest.mark.parametrize("method", R.METHODS["denoise"])
-def test_every_denoiser_lowers_the_error(method, clean, noisy):
+def _method_or_skip(task, method):
+    """The registered function of ``method``; the test is skipped while its family is not built."""
     try:
-        R.get_method("denoise", method)
+        return R.get_method(task, method)
     except ImportError:
         pytest.skip(f"{method} not built yet")
+
+
+@pytest.mark.parametrize("method", R.METHODS["denoise"])
+def test_every_denoiser_lowers_the_error(method, clean, noisy):
+    _method_or_skip("denoise", method)
     kw = {"n_iter": 2} if method == "wnnm" else {}
     out = R.denoise(noisy, method, sigma=SIGMA, **kw)
     assert out.shape == clean.shape and np.all(np.isfinite(out))
@@ -160,10 +165,7 @@ def test_every_denoiser_lowers_the_error(method, clean, noisy):
 
 @pytest.mark.parametrize("method", R.METHODS["deblur"])
 def test_every_deblurrer_through_the_front_door(method, clean):
-    try:
-        fn = R.get_method("deblur", method)
-    except ImportError:
-        pytest.skip(f"{method} not built yet")
+    fn = _method_or_skip("deblur", method)
     psf = gaussian(1.6)
     y = add_gaussian_noise(Blur(psf).A(clean), 0.01, rng=0)
     out = R.deblur(y, "gaussian:1.6", method, sigma=0.01)
@@ -173,10 +175,7 @@ def test_every_deblurrer_through_the_front_door(method, clean):
 
 @pytest.mark.parametrize("method", R.METHODS["inpaint"])
 def test_every_inpainter_through_the_front_door(method, clean):
-    try:
-        R.get_method("inpaint", method)
-    except ImportError:
-        pytest.skip(f"{method} not built yet")
+    _method_or_skip("inpaint", method)
     m = random_mask(clean.shape, 0.5, rng=0)
     y = np.where(m, 0.0, clean)
     out = R.inpaint(y, m, method)
@@ -188,10 +187,7 @@ def test_every_inpainter_through_the_front_door(method, clean):
 
 @pytest.mark.parametrize("method", R.METHODS["upscale"])
 def test_every_upscaler_through_the_front_door(method, clean):
-    try:
-        R.get_method("upscale", method)
-    except ImportError:
-        pytest.skip(f"{method} not built yet")
+    _method_or_skip("upscale", method)
     from aip.degrade import Downsample
 
     if method == "sparse":

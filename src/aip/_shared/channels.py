@@ -20,3 +20,15 @@ def per_channel(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
     moved = np.moveaxis(image, channel_axis, -1)
     out = np.stack([fn(moved[..., c]) for c in range(moved.shape[-1])], axis=-1)
     return np.moveaxis(out, -1, channel_axis)
+
+
+def per_channel_pair(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], image: np.ndarray, other: np.ndarray,
+                     channel_axis: int | None = None) -> np.ndarray:
+    """Apply ``fn(image_c, other_c)`` (two 2-D arrays in, 2-D out) to the matching channels of two images
+    of the same layout, such as a degraded image and its initial estimate (None: two 2-D images)."""
+    if channel_axis is None:
+        return fn(image, other)
+    a = np.moveaxis(image, channel_axis, -1)
+    b = np.moveaxis(other, channel_axis, -1)
+    out = np.stack([fn(a[..., c], b[..., c]) for c in range(a.shape[-1])], axis=-1)
+    return np.moveaxis(out, -1, channel_axis)

@@ -101,6 +101,16 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
     return v
 
 
+def check_fraction(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a real number in [0, 1) (a probability, a decay), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [0, 1), got {describe(value)}")
+    v = float(value)
+    if not 0 <= v < 1:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+    return v
+
+
 def check_choice(value: Any, name: str, choices: tuple[str, ...] | list[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise ValueError listing them."""
     if value not in choices:
@@ -112,3 +122,42 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, names: str = "inputs") -> Non
     """Raise ValueError unless two arrays have the same shape."""
     if a.shape != b.shape:
         raise ValueError(f"{names}: expected the same shape, got {a.shape} and {b.shape}")
+
+
+def as_channel_image(image: Any, channel_axis: int | None, name: str = "image") -> np.ndarray:
+    """:func:`as_image` (float32), then the layout ``channel_axis`` promises.
+
+    ``channel_axis=None`` needs a 2-D (H, W) image; an integer needs a 3-D image and an axis in [-3, 2].
+    """
+    img = as_image(image, name, dtype=np.float32)
+    if channel_axis is None and img.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array when channel_axis is None, got shape {img.shape}; "
+            "pass channel_axis=-1 for colour"
+        )
+    if channel_axis is not None:
+        if img.ndim != 3:
+            raise ValueError(f"channel_axis={channel_axis} given but {name} is 2-D with shape {img.shape}")
+        check_int(channel_axis, "channel_axis", low=-3, high=2)
+    return img
+
+
+def as_mask(mask: Any, shape: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:
+    """A 2-D boolean mask (True = missing), of ``shape`` when given.
+
+    Booleans are taken as they are, numbers only when every value is 0 or 1; a torch tensor is copied to
+    numpy. Raises ``ValueError`` for a wrong shape, ``TypeError`` for values that are not a mask.
+    """
+    if hasattr(mask, "detach") and hasattr(mask, "cpu"):  # a torch tensor
+        mask = mask.detach().cpu().numpy()
+    m = np.asarray(mask)
+    if shape is None and m.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D (H, W) array, got {describe(m)}")
+    if shape is not None and (m.ndim != 2 or m.shape != tuple(shape)):
+        raise ValueError(f"{name}: expected a boolean array of shape {tuple(shape)} (True = missing), "
+                         f"got {describe(m)}")
+    if m.dtype != np.bool_:
+        if not np.issubdtype(m.dtype, np.number) or not np.all(np.isin(m, (0, 1))):
+            raise TypeError(f"{name}: expected a boolean array (True = missing), got {describe(m)}")
+        m = m.astype(bool)
+    return m

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from aip._shared.validate import check_int, check_positive, describe
+from aip._shared.validate import as_mask, check_int, check_positive, describe
 from aip.degrade.kernels import _rng
 
 __all__ = ["MASKS", "block_mask", "load_mask", "make_mask", "random_mask", "scribble_mask", "text_mask"]
@@ -172,16 +172,7 @@ def make_mask(spec: Any, shape: Any, *, rng: RNG = 0) -> np.ndarray:
     """
     h, w = _shape(shape)
     if not isinstance(spec, (str, os.PathLike)):
-        if hasattr(spec, "detach"):
-            spec = spec.detach().cpu().numpy()
-        m = np.asarray(spec)
-        if m.ndim != 2 or m.shape != (h, w):
-            raise ValueError(f"mask: expected a boolean array of shape {(h, w)}, got {describe(m)}")
-        if m.dtype != np.bool_:
-            if not np.issubdtype(m.dtype, np.number) or not np.all(np.isin(m, (0, 1))):
-                raise TypeError(f"mask: expected a boolean array (True = missing), got {describe(m)}")
-            m = m.astype(bool)
-        return m
+        return as_mask(spec, (h, w))
     s = str(spec)
     name, _, rest = s.partition(":")
     args = [a for a in rest.split(":") if a] if rest else []

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from aip._shared.validate import as_image, check_int, check_positive, describe
+from aip._shared.validate import as_image, as_mask, check_int, check_positive, describe
 from aip.degrade.kernels import check_psf, gaussian
 
 __all__ = [
@@ -496,16 +496,7 @@ class Mask(LinearOperator):
     """
 
     def __init__(self, mask: Any) -> None:
-        if _is_tensor(mask):
-            mask = mask.detach().cpu().numpy()
-        m = np.asarray(mask)
-        if m.ndim != 2:
-            raise ValueError(f"mask: expected a 2-D (H, W) array, got {describe(m)}")
-        if m.dtype != np.bool_:
-            if not (np.issubdtype(m.dtype, np.number)) or not np.all(np.isin(m, (0, 1))):
-                raise TypeError(f"mask: expected a boolean array (True = missing), got {describe(m)}")
-            m = m.astype(bool)
-        self.mask = m.copy()
+        self.mask = as_mask(mask).copy()
         self._cache = _TensorCache()
 
     def __repr__(self) -> str:

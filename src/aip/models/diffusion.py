@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip._shared.validate import check_choice, check_int, check_positive
+from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import (
     Downsample,
@@ -82,8 +82,7 @@ class DDPMConfig:
         check_choice(self.sampler, "sampler", ("ddpm", "ddim"))
         check_int(self.num_timesteps, "num_timesteps", low=2)
         check_int(self.sample_steps, "sample_steps", low=1, high=self.num_timesteps)
-        if not 0 <= float(self.p_uncond) < 1:
-            raise ValueError(f"p_uncond: expected a probability in [0, 1), got {self.p_uncond!r}")
+        check_fraction(self.p_uncond, "p_uncond")
         check_positive(self.eta, "eta", allow_zero=True)
         check_positive(self.guidance, "guidance", allow_zero=True)
         check_positive(self.lr, "lr")

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip._shared.validate import check_choice, check_int, check_positive
+from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import (
     check_image_batch,
@@ -69,8 +69,7 @@ class GANConfig:
         check_positive(self.lr, "lr")
         if len(tuple(self.betas)) != 2 or not all(0 <= float(b) < 1 for b in self.betas):
             raise ValueError(f"betas: expected two Adam betas in [0, 1), got {self.betas!r}")
-        if not 0 <= float(self.label_smoothing) < 1:
-            raise ValueError(f"label_smoothing: expected a value in [0, 1), got {self.label_smoothing!r}")
+        check_fraction(self.label_smoothing, "label_smoothing")
 
 
 def _dcgan_init(m: nn.Module) -> None:

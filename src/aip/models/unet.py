@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip._shared.validate import check_int, check_positive
+from aip._shared.validate import check_fraction, check_int
 from aip.models.layers import (
     Downsample,
     ResBlock,
@@ -77,9 +77,7 @@ class UNetConfig:
         check_int(self.num_res_blocks, "num_res_blocks", low=1)
         check_int(self.num_heads, "num_heads", low=1)
         check_int(self.num_classes, "num_classes", low=0)
-        check_positive(self.dropout, "dropout", allow_zero=True)
-        if self.dropout >= 1:
-            raise ValueError(f"dropout: expected a value in [0, 1), got {self.dropout}")
+        check_fraction(self.dropout, "dropout")
         if self.mid_attention and (self.base_channels * mult[-1]) % self.num_heads:
             raise ValueError(f"num_heads: expected a divisor of the lowest-resolution channels "
                              f"{self.base_channels * mult[-1]}, got {self.num_heads}")

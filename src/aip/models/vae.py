@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip._shared.validate import check_choice, check_int, check_positive
+from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import check_image_batch, check_labels, crop_to, pad_to, padded_size
 
@@ -88,6 +88,14 @@ class ConvDecoder(nn.Module):
 
 # -- VAE family ---------------------------------------------------------------------------------------------
 
+def _check_geometry(config) -> None:
+    """The image and encoder checks the VAE and VQ-VAE configurations share."""
+    check_int(config.image_size, "image_size", low=4)
+    check_int(config.in_channels, "in_channels", low=1, high=4)
+    if len(tuple(config.hidden_channels)) != 2:
+        raise ValueError(f"hidden_channels: expected two channel counts, got {config.hidden_channels!r}")
+
+
 @dataclass
 class VAEConfig:
     """Configuration shared by AE, VAE, CVAE and VampPrior VAE (image side a multiple of 4)."""
@@ -104,11 +112,8 @@ class VAEConfig:
     lr: float = 1e-3
 
     def validate(self) -> None:
-        check_int(self.image_size, "image_size", low=4)
-        check_int(self.in_channels, "in_channels", low=1, high=4)
+        _check_geometry(self)
         check_int(self.latent_dim, "latent_dim", low=1)
-        if len(tuple(self.hidden_channels)) != 2:
-            raise ValueError(f"hidden_channels: expected two channel counts, got {self.hidden_channels!r}")
         check_int(self.hidden_dim, "hidden_dim", low=1)
         check_choice(self.likelihood, "likelihood", ("bernoulli", "gaussian"))
         check_int(self.num_classes, "num_classes", low=0)
@@ -563,15 +568,11 @@ class VQVAEConfig:
     lr: float = 1e-3
 
     def validate(self) -> None:
-        check_int(self.image_size, "image_size", low=4)
-        check_int(self.in_channels, "in_channels", low=1, high=4)
-        if len(tuple(self.hidden_channels)) != 2:
-            raise ValueError(f"hidden_channels: expected two channel counts, got {self.hidden_channels!r}")
+        _check_geometry(self)
         check_int(self.embedding_dim, "embedding_dim", low=1)
         check_int(self.num_embeddings, "num_embeddings", low=2)
         check_positive(self.commitment, "commitment", allow_zero=True)
-        if not 0 <= float(self.decay) < 1:
-            raise ValueError(f"decay: expected a value in [0, 1), got {self.decay!r}")
+        check_fraction(self.decay, "decay")
         check_positive(self.eps, "eps")
         check_choice(self.prior, "prior", ("pixelcnn", "frequency"))
         check_int(self.num_classes, "num_classes", low=0)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from aip._shared.validate import as_image, check_int, check_positive, describe
+from aip._shared.validate import as_image, as_mask, check_int, check_positive
 from aip.restore._registry import TASKS
 
 __all__ = [
@@ -174,13 +174,7 @@ def _mask2d(mask: Any, img: np.ndarray) -> np.ndarray:
         if not np.all(m == m[..., :1]):
             raise ValueError("mask: expected the same missing pixels in every channel (or a 2-D (H, W) mask)")
         m = m[..., 0]
-    if m.ndim != 2 or m.shape != hw:
-        raise ValueError(f"mask: expected a boolean array of shape {hw} (True = missing), got {describe(m)}")
-    if m.dtype != np.bool_:
-        if not np.issubdtype(m.dtype, np.number) or not np.all(np.isin(m, (0, 1))):
-            raise TypeError(f"mask: expected a boolean array (True = missing), got {describe(m)}")
-        m = m.astype(bool)
-    return m
+    return as_mask(m, hw)
 
 
 def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, overlap: Any,

@@ -38,6 +38,21 @@ __all__ = [
 ]
 
 
+
+def _stable_eigh(gram):
+    """Eigendecomposition of a batch of Gram matrices in float64 with a tiny ridge.
+
+    Flat, saturated patch groups give (near-)singular Gram matrices on which float32 ``eigh`` can fail
+    to converge or return NaN; float64 with a 1e-12 relative ridge is robust and costs little at d x d.
+    """
+    import torch
+
+    g64 = gram.to(torch.float64)
+    d = g64.shape[-1]
+    ridge = 1e-12 * (g64.diagonal(dim1=-2, dim2=-1).sum(-1).abs() + 1e-30)[..., None, None]
+    ev, vec = torch.linalg.eigh(g64 + ridge * torch.eye(d, dtype=g64.dtype, device=g64.device))
+    return ev.to(gram.dtype), vec.to(gram.dtype)
+
 def _as_matrix(x: Any, name: str) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu().numpy()
@@ -394,7 +409,7 @@ def _shrink_groups(groups, sig2, c, eps, torch):
     rank = torch.zeros(groups.shape[0], dtype=groups.dtype, device=groups.device)
     if act.numel() == 0:
         return out, rank
-    ev, vec = torch.linalg.eigh(gram[act])
+    ev, vec = _stable_eigh(gram[act])
     s = ev.clamp_min(0).sqrt()
     ca = cc[act][:, None]
     disc = (s - eps) ** 2 - 4.0 * (ca - eps * s)
@@ -583,7 +598,7 @@ def _inpaint_2d(img: np.ndarray, miss: np.ndarray, *, patch_size: int, n_similar
             g = px[gi]
             mean = g.mean(1, keepdim=True)
             yc = g - mean
-            ev, vec = torch.linalg.eigh(yc.transpose(1, 2) @ yc)
+            ev, vec = _stable_eigh(yc.transpose(1, 2) @ yc)
             s = ev.clamp_min(0).sqrt()
             thr = t * math.sqrt(g.shape[1])
             f = torch.where(s > thr, (s - thr) / s.clamp_min(1e-12), torch.zeros_like(s))

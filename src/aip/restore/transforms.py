@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from aip._shared.channels import per_channel
-from aip._shared.validate import as_image, check_choice, check_int, check_positive
+from aip._shared.validate import as_channel_image, check_choice, check_int, check_positive
 
 __all__ = ["METHODS", "deblur_wiener", "denoise_dct", "denoise_wavelet"]
 
@@ -19,22 +19,8 @@ METHODS = {"denoise": ["wavelet", "dct"], "deblur": ["wiener"]}
 
 
 # --------------------------------------------------------------------------------------------------
-# shared checks
+# shared helpers
 # --------------------------------------------------------------------------------------------------
-def _check_image(image, channel_axis):
-    img = as_image(image, "image", dtype=np.float32)
-    if channel_axis is None and img.ndim != 2:
-        raise ValueError(
-            f"image: expected a 2-D array when channel_axis is None, got shape {img.shape}; "
-            "pass channel_axis=-1 for colour"
-        )
-    if channel_axis is not None:
-        if img.ndim != 3:
-            raise ValueError(f"channel_axis={channel_axis} given but image is 2-D with shape {img.shape}")
-        check_int(channel_axis, "channel_axis", low=-3, high=2)
-    return img
-
-
 def _otf(psf: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """OTF of ``psf`` for circular convolution on ``shape`` (the convention of :class:`aip.degrade.Blur`)."""
     from aip.degrade.operators import Blur
@@ -131,7 +117,7 @@ def denoise_wavelet(
     >>> float(np.abs(denoise_wavelet(y, 0.1) - x).mean()) < float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     sigma = check_positive(sigma, "sigma")
     import pywt
 
@@ -282,7 +268,7 @@ def denoise_dct(
     >>> float(np.abs(denoise_dct(y, 0.1) - x).mean()) < 0.5 * float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     sigma = check_positive(sigma, "sigma")
     block = check_int(block, "block", low=2, high=32)
     threshold = check_positive(threshold, "threshold", allow_zero=True)
@@ -372,7 +358,7 @@ def deblur_wiener(
     >>> float(np.abs(deblur_wiener(y, psf, sigma=1e-3, nsr=1e-8) - x).max()) < 1e-2
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     from aip.degrade.kernels import check_psf
 
     k = check_psf(psf)

@@ -12,8 +12,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from aip._shared.channels import per_channel
-from aip._shared.validate import as_image, check_choice, check_int, check_positive, describe
+from aip._shared.channels import per_channel, per_channel_pair
+from aip._shared.validate import (
+    as_channel_image,
+    as_image,
+    as_mask,
+    check_choice,
+    check_int,
+    check_positive,
+    describe,
+)
 from aip.restore import solvers
 
 __all__ = [
@@ -43,20 +51,6 @@ BOUNDARIES = ("circular", "reflect", "symmetric", "replicate", "zero")
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _check_image(image, channel_axis, name: str = "image") -> np.ndarray:
-    img = as_image(image, name, dtype=np.float32)
-    if channel_axis is None and img.ndim != 2:
-        raise ValueError(
-            f"{name}: expected a 2-D array when channel_axis is None, got shape {img.shape}; "
-            "pass channel_axis=-1 for colour"
-        )
-    if channel_axis is not None:
-        if img.ndim != 3:
-            raise ValueError(f"channel_axis={channel_axis} given but {name} is 2-D with shape {img.shape}")
-        check_int(channel_axis, "channel_axis", low=-3, high=2)
-    return img
-
-
 def _spatial_shape(img: np.ndarray, channel_axis) -> tuple[int, int]:
     if channel_axis is None:
         return img.shape[:2]
@@ -65,15 +59,7 @@ def _spatial_shape(img: np.ndarray, channel_axis) -> tuple[int, int]:
 
 
 def _check_mask(mask, shape) -> np.ndarray:
-    if hasattr(mask, "detach"):
-        mask = mask.detach().cpu().numpy()
-    m = np.asarray(mask)
-    if m.dtype != np.bool_:
-        if not np.issubdtype(m.dtype, np.number) or not np.all(np.isin(m, (0, 1))):
-            raise TypeError(f"mask: expected a boolean array (True where missing), got {describe(m)}")
-        m = m.astype(bool)
-    if m.shape != tuple(shape):
-        raise ValueError(f"mask: expected shape {tuple(shape)} (the image's H, W), got {m.shape}")
+    m = as_mask(mask, shape)
     if m.all():
         raise ValueError("mask: expected at least one observed (False) pixel, got all pixels missing")
     return m
@@ -152,7 +138,7 @@ def denoise_tv(
     >>> float(np.abs(denoise_tv(y, 0.1) - x).mean()) < 0.5 * float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     sigma = check_positive(sigma, "sigma")
     w = 0.8 * sigma if weight is None else check_positive(weight, "weight")
     n_iter = check_int(n_iter, "n_iter", low=1)
@@ -223,7 +209,7 @@ def deblur_tv(
     >>> float(np.abs(deblur_tv(y, psf, sigma=0.001) - x).mean()) < float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     from aip.degrade.kernels import check_psf
 
     k = check_psf(psf)
@@ -292,7 +278,7 @@ def upscale_tv(
     >>> upscale_tv(np.full((8, 8), 0.5, np.float32), 2, n_iter=5).shape
     (16, 16)
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     s = check_int(scale, "scale", low=2, high=16)
     w = check_positive(weight, "weight", allow_zero=True)
     n_iter = check_int(n_iter, "n_iter", low=1)
@@ -311,12 +297,7 @@ def upscale_tv(
             return _numpy(_back_projection(op, y, x0, n_iter, op_norm))
         return _numpy(solvers.pdhg_linear(op, y, w, x0, n_iter=n_iter, op_norm=op_norm))
 
-    if channel_axis is None:
-        return run_pair(img, init)
-    lr = np.moveaxis(img, channel_axis, -1)
-    up = np.moveaxis(init, channel_axis, -1)
-    out = np.stack([run_pair(lr[..., c], up[..., c]) for c in range(lr.shape[-1])], axis=-1)
-    return np.moveaxis(out, -1, channel_axis)
+    return per_channel_pair(run_pair, img, init, channel_axis)
 
 
 def _back_projection(op, y, x0, n_iter: int, op_norm: float):
@@ -367,7 +348,7 @@ def inpaint_tv(
     >>> float(np.abs(inpaint_tv(x, m) - x).max()) < 0.02
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     m = _check_mask(mask, _spatial_shape(img, channel_axis))
     n_iter = check_int(n_iter, "n_iter", low=1)
     w = None if weight is None else check_positive(weight, "weight")
@@ -478,7 +459,7 @@ def deblur_richardson_lucy(
     >>> float(np.abs(out - x).mean()) < float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     if img.min() < -1e-6:
         raise ValueError(f"image: expected non-negative values for Richardson-Lucy, got a minimum of {img.min():.3g}")
     img = np.maximum(img, 0.0)  # only FFT round-off (>= -1e-6) gets here
@@ -548,7 +529,7 @@ def upscale_bicubic(image, scale: int, *, channel_axis: int | None = None) -> np
     >>> out.shape, float(abs(out - 0.25).max()) < 1e-6
     ((8, 8), True)
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     s = check_int(scale, "scale", low=1, high=16)
 
     def run(c):
@@ -726,7 +707,7 @@ def deblur_pnp(
     >>> float(np.abs(deblur_pnp(y, gaussian(1.0), sigma=0.01, n_iter=4) - x).mean()) < float(np.abs(y - x).mean())
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     from aip.degrade.kernels import check_psf
 
     k = check_psf(psf)
@@ -788,7 +769,7 @@ def inpaint_pnp(
     >>> float(np.abs(inpaint_pnp(x, m, n_iter=4) - x).mean()) < 0.05
     True
     """
-    img = _check_image(image, channel_axis)
+    img = as_channel_image(image, channel_axis)
     m = _check_mask(mask, _spatial_shape(img, channel_axis))
     sigma = 1.0 / 255 if sigma is None else check_positive(sigma, "sigma")
     from aip.degrade.operators import Mask
@@ -808,9 +789,4 @@ def inpaint_pnp(
         return pnp_admm(y, op, den, sigma=sigma, n_iter=n_iter, sigma_start=sigma_start, lam=lam, x0=c0,
                         device=device)
 
-    if channel_axis is None:
-        return run_pair(img, init)
-    a = np.moveaxis(img, channel_axis, -1)
-    b = np.moveaxis(init, channel_axis, -1)
-    out = np.stack([run_pair(a[..., c], b[..., c]) for c in range(a.shape[-1])], axis=-1)
-    return np.moveaxis(out, -1, channel_axis)
+    return per_channel_pair(run_pair, img, init, channel_axis)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from aip._shared.validate import check_choice, check_int, check_positive
+from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 
 
 @dataclasses.dataclass
@@ -67,8 +67,7 @@ class TrainConfig:
             check_positive(self.weight_decay, "weight_decay", allow_zero=True)
         check_int(self.warmup, "warmup", low=0)
         check_choice(self.lr_schedule, "lr_schedule", ("constant", "cosine"))
-        if not 0 <= float(self.ema_decay) < 1:
-            raise ValueError(f"ema_decay: expected a number in [0, 1), got {self.ema_decay!r}")
+        check_fraction(self.ema_decay, "ema_decay")
         if self.grad_clip is not None:
             check_positive(self.grad_clip, "grad_clip")
         check_int(self.seed, "seed", low=0)

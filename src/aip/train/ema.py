@@ -18,14 +18,14 @@ import copy
 import torch
 from torch import nn
 
+from aip._shared.validate import check_fraction
+
 
 class EMA:
     """A frozen copy of ``model`` (``ema.module``) tracking its weights' moving average."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999, *, warmup: bool = False) -> None:
-        if not 0 <= decay < 1:
-            raise ValueError(f"decay: expected a number in [0, 1), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = check_fraction(decay, "decay")
         self.warmup = bool(warmup)
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
