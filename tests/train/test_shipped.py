@@ -69,3 +69,15 @@ def test_grids_written(tmp_path):
 
     img = read_image(tmp_path / f"{SHIPPED[0]}_samples.png")
     assert img.shape == (10 * 30 + 2, 8 * 30 + 2)  # 10 rows of 8 digits, 2-pixel padding
+
+
+def test_shipped_files_are_small_and_record_their_evaluation():
+    from aip.train.shipped import WEIGHTS_DIR
+
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("gen_*"))
+    assert total < 4 * 2**20  # a few MB in the package
+    for name in SHIPPED:
+        meta = shipped_meta(name)
+        assert meta["wall_seconds"] > 0 and meta["train"]["data"] == "digits"
+        res = meta["evaluation"]["results"]
+        assert res and all({"fid", "fid_floor", "class_accuracy"} <= set(r) for r in res)
