@@ -21,7 +21,19 @@ _SUBMODULES = (
     "io", "metrics", "degrade", "fractal", "restore", "models", "sampling", "train", "data", "cli",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = [
+    "__version__",
+    "cli",
+    "data",
+    "degrade",
+    "fractal",
+    "io",
+    "metrics",
+    "models",
+    "restore",
+    "sampling",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

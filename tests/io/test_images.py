@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aip.io import load_image, load_sample, read_image, write_image
 from aip._shared.validate import as_image, int_to_float
+from aip.io import load_image, load_sample, read_image, write_image
 
 
 @pytest.fixture

@@ -51,8 +51,6 @@ def _strip(images, labels, path, force):
 def run(args: argparse.Namespace) -> int:
     import time
 
-    import numpy as np
-
     from aip import fractal
     from aip._shared.files import atomic_write
     from aip.io import load_sample

@@ -5,7 +5,7 @@ Integer files are converted by one rule (see :mod:`aip._shared.validate`): 8-bit
 255 and 16-bit values by 65535. Writing rounds to the nearest integer after clipping to [0, 1].
 """
 
-from aip.io.images import read_image, write_image, IMAGE_SUFFIXES
-from aip.io.samples import SAMPLE_NAMES, load_sample, load_image
+from aip.io.images import IMAGE_SUFFIXES, read_image, write_image
+from aip.io.samples import SAMPLE_NAMES, load_image, load_sample
 
-__all__ = ["read_image", "write_image", "load_sample", "load_image", "SAMPLE_NAMES", "IMAGE_SUFFIXES"]
+__all__ = ["IMAGE_SUFFIXES", "SAMPLE_NAMES", "load_image", "load_sample", "read_image", "write_image"]

@@ -84,7 +84,7 @@ def _read_tiff(p: Path) -> np.ndarray:
     """TIFF through tifffile, which keeps 16-bit colour (Pillow reduces it to 8 bits)."""
     try:
         arr = _tifffile().imread(p)
-    except Exception as exc:  # tifffile raises many types on foreign data
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types on foreign data
         try:
             return _read_pillow(p)
         except ValueError:

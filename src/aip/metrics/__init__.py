@@ -1,9 +1,26 @@
 """Image quality and rate metrics: MSE, PSNR, SSIM, bits per pixel, compression ratio; FID for generative models."""
 
-from aip.metrics.fid import (classifier_score, extract_features, feature_statistics, fid, fid_from_features,
-                            frechet_distance)
+from aip.metrics.fid import (
+                            classifier_score,
+                            extract_features,
+                            feature_statistics,
+                            fid,
+                            fid_from_features,
+                            frechet_distance,
+)
 from aip.metrics.quality import mse, psnr, ssim
 from aip.metrics.rate import bits_per_pixel, compression_ratio
 
-__all__ = ["mse", "psnr", "ssim", "bits_per_pixel", "compression_ratio", "frechet_distance",
-           "fid_from_features", "feature_statistics", "extract_features", "fid", "classifier_score"]
+__all__ = [
+                            "bits_per_pixel",
+                            "classifier_score",
+                            "compression_ratio",
+                            "extract_features",
+                            "feature_statistics",
+                            "fid",
+                            "fid_from_features",
+                            "frechet_distance",
+                            "mse",
+                            "psnr",
+                            "ssim",
+]
