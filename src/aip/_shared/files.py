@@ -5,6 +5,7 @@ A crash never leaves half a file, and nothing that exists is overwritten unless 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -41,9 +42,7 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[str], None] | bytes,
             writer(tmp)
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):  # the temporary file may not exist any more
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return p

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -181,12 +182,9 @@ def load_digits_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     """The fixed train (60,000) / test (10,000) split of the built-in ``digits`` set, cached as .npz."""
     n, seed = DIGITS_SPLIT[split]
     path = cache_dir() / f"digits_v{DIGITS_VERSION}_{split}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return z["images"], z["labels"]
-        except (OSError, ValueError, KeyError):  # a broken cache file is rebuilt
-            pass
+    cached = _read_cache(path)
+    if cached is not None:
+        return cached
     images, labels = synthetic_digits(n, seed=seed)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +195,17 @@ def load_digits_split(split: str) -> tuple[np.ndarray, np.ndarray]:
                 np.savez(fh, images=images, labels=labels)
 
         atomic_write(path, _w, force=True)
-    except OSError:  # read-only home: still works, just not cached
-        pass
+    except OSError as exc:  # read-only home: still works, just not cached
+        warnings.warn(f"digits: could not cache the data set in {path.parent} ({exc})", stacklevel=2)
     return images, labels
+
+
+def _read_cache(path):
+    """The cached (images, labels), or None when absent or unreadable (a broken cache is rebuilt)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            return z["images"], z["labels"]
+    except (OSError, ValueError, KeyError):
+        return None

@@ -19,6 +19,7 @@ M. Terris et al., "DeepInverse: a Python package for solving imaging inverse pro
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, Literal
 
@@ -54,7 +55,7 @@ def _is_tensor(x: Any) -> bool:
     return hasattr(x, "detach") and hasattr(x, "dim")
 
 
-class LinearOperator:
+class LinearOperator(abc.ABC):
     """Base class: a linear map between images, with its exact adjoint.
 
     Subclasses implement ``_forward(t)`` and ``_adjoint(t, in_shape)`` on tensors ``(..., H, W)`` and
@@ -62,11 +63,13 @@ class LinearOperator:
     """
 
     # --- what subclasses implement -------------------------------------------------------------
-    def _forward(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _forward(self, x):
+        """A x on a tensor (..., H, W)."""
 
-    def _adjoint(self, y, in_shape: Shape):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _adjoint(self, y, in_shape: Shape):
+        """A^T y on a tensor (..., h, w), returning spatial shape ``in_shape``."""
 
     def output_shape(self, shape: Shape) -> Shape:
         """Spatial shape of ``A(x)`` for an input of spatial shape ``shape``."""

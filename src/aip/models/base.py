@@ -23,6 +23,7 @@ any subclass with a ``name`` and a ``config_class`` (plug-ins, tiny test models)
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 
 
-class GenerativeModel(nn.Module):
+class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
     """Base class of every trainable generative model."""
 
     config_class: ClassVar[type]
@@ -58,13 +59,14 @@ class GenerativeModel(nn.Module):
         fields where it has them (an explicit ``--lr`` etc. of the trainer overrides them)."""
         return {k: getattr(self.config, k) for k in ("lr", "betas", "weight_decay") if hasattr(self.config, k)}
 
+    @abc.abstractmethod
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """Training loss of one phase on a batch: ``{"loss": scalar, ...}``."""
 
-    @torch.no_grad()
+    @abc.abstractmethod
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                **kwargs: Any) -> torch.Tensor:
-        raise NotImplementedError
+        """``n`` images as float (n, C, H, W) in [0, 1] (subclasses decorate with ``torch.no_grad``)."""
 
     def config_dict(self) -> dict[str, Any]:
         return {"model": self.name, **dataclasses.asdict(self.config)}
