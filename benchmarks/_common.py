@@ -1,4 +1,5 @@
-"""Shared set-up of the restoration benchmarks (restore.py, restore_filters.py, restore_variational.py).
+"""Shared set-up of the restoration benchmarks (restore.py, restore_filters.py, restore_variational.py,
+restore_lowrank.py).
 
 One thread for everyone, the clean images, the seeded degradations, the peers both scripts run the same
 way, timing and quality, and the output files. Import it before numpy: importing it pins the thread pools.

@@ -19,48 +19,37 @@ Writes benchmarks/results/restore_lowrank.md and .json (``--quick``: restore_low
 
 from __future__ import annotations
 
-import os
+from _common import (  # first: importing it pins the thread pools before numpy loads
+    RESULTS,
+    import_bm3d,
+    load_clean,
+    seed_of,
+    timed,
+)
 
-for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
+# isort: split
 import argparse
 import json
 import platform
 import sys
 import time
-import zlib
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 IMAGES = ("camera", "astronaut", "coffee", "chelsea")
 SIGMAS = (15, 25, 50)
 SR_SCALES = (2, 3)
 
 
-def seed_of(*parts) -> int:
-    return zlib.crc32("-".join(map(str, parts)).encode()) & 0x7FFFFFFF
-
-
 def quality(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    from aip.metrics import psnr, ssim
+    """(PSNR, SSIM) after reshaping ``out`` to the clean image (bm3d returns (H, W, 1))."""
+    from _common import quality as _quality
 
-    out = np.clip(np.asarray(out, dtype=np.float64).reshape(clean.shape), 0.0, 1.0)
-    return psnr(clean, out, data_range=1.0), ssim(clean, out, data_range=1.0)
-
-
-def timed(fn, *a, **k):
-    t0 = time.perf_counter()
-    out = fn(*a, **k)
-    return out, time.perf_counter() - t0
+    return _quality(clean, np.asarray(out).reshape(clean.shape))
 
 
 def methods(with_ksvd: bool, device):
-    np.trapz = np.trapezoid  # the bm3d package still calls np.trapz
-    import bm3d
+    bm3d = import_bm3d()
 
     from aip.restore.lowrank import denoise_wnnm
     from aip.restore.sparse import denoise_ksvd
@@ -75,11 +64,9 @@ def methods(with_ksvd: bool, device):
 
 
 def denoise_table(cases, fns, ksvd_cases=None) -> list[dict]:
-    from aip.io import load_sample
-
     rows = []
     for size, name, sigma255 in cases:
-        clean = load_sample(name, gray=True, size=size).astype(np.float64)
+        clean = load_clean(name, size)
         rng = np.random.default_rng(seed_of(name, size, sigma255))
         noisy = (clean + sigma255 / 255.0 * rng.standard_normal(clean.shape)).astype(np.float32)
         p0, s0 = quality(clean, noisy)
@@ -95,14 +82,13 @@ def denoise_table(cases, fns, ksvd_cases=None) -> list[dict]:
 
 
 def sr_table(images, scales, size: int = 256) -> list[dict]:
-    from aip.io import load_sample
     from aip.restore.sparse import _sr_degrade, upscale_sparse
     from aip.restore.variational import upscale_bicubic
 
     rows = []
     for s in scales:
         for name in images:
-            hr = load_sample(name, gray=True, size=size).astype(np.float64)
+            hr = load_clean(name, size)
             hr = hr[: hr.shape[0] // s * s, : hr.shape[1] // s * s]
             lr = _sr_degrade(hr, s).astype(np.float32)
             for m, fn in (("bicubic", upscale_bicubic), ("sparse", upscale_sparse)):
