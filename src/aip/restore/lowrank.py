@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from aip._shared.channels import per_channel
-from aip._shared.validate import as_image, check_int, check_positive, describe
+from aip._shared.validate import as_image, as_mask, check_int, check_positive, describe
 
 __all__ = [
     "complete_matrix",
@@ -66,19 +66,6 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
     return a
-
-
-def _as_mask(mask: Any, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
-    if hasattr(mask, "detach") and hasattr(mask, "cpu"):
-        mask = mask.detach().cpu().numpy()
-    m = np.asarray(mask)
-    if m.dtype != np.bool_:
-        if not np.issubdtype(m.dtype, np.number) or not np.all(np.isin(m, (0, 1))):
-            raise TypeError(f"{name}: expected a boolean array (True where missing), got {describe(mask)}")
-        m = m.astype(bool)
-    if m.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {m.shape}")
-    return m
 
 
 # --------------------------------------------------------------------------------------------------
@@ -219,7 +206,7 @@ def nnm(matrix: Any, missing: Any, *, tau: float | None = None, step: float | No
     True
     """
     m_ = _as_matrix(matrix, "matrix")
-    miss = _as_mask(missing, m_.shape, "missing")
+    miss = as_mask(missing, m_.shape, "missing")
     obs = ~miss
     n_obs = int(obs.sum())
     if n_obs == 0:
@@ -651,7 +638,7 @@ def inpaint_lowrank(image: Any, mask: Any, *, patch_size: int = 6, n_similar: in
     True
     """
     img = as_image(image, "image")
-    miss = _as_mask(mask, img.shape[:2], "mask")
+    miss = as_mask(mask, img.shape[:2], "mask")
     if miss.all():
         raise ValueError("mask: expected at least one known pixel, got every pixel missing")
     knobs = {"patch_size": check_int(patch_size, "patch_size", low=2),
