@@ -48,7 +48,7 @@ def test_degrade_sample_name_and_errors(tmp_path, capsys):
     out = tmp_path / "s.png"
     assert main(["degrade", "camera", "-o", str(out), "--blur", "box:3"]) == 0
     y = read_image(out)
-    ref = Blur(np.ones((3, 3))).A(load_sample("camera"))
+    ref = Blur(np.ones((3, 3)), mode="symmetric").A(load_sample("camera"))
     assert np.abs(y - ref).max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only
     capsys.readouterr()
     for bad in (["--noise", "gaussian:-1"], ["--blur", "blob:3"], ["--mask", "random:2"], ["--downsample", "0"]):
@@ -88,9 +88,17 @@ def test_deblur_upscale_inpaint_cli(tmp_path, clean_file, capsys):
     y = Blur(gaussian(1.6)).A(x.astype(np.float64))
     np.save(tmp_path / "b.npy", y.astype(np.float32))
     assert main(["deblur", str(tmp_path / "b.npy"), "-o", str(tmp_path / "db.npy"), "--psf", "gaussian:1.6",
-                 "--sigma", "1", "--method", "wiener", "--reference", str(src), "--json"]) == 0
+                 "--sigma", "1", "--method", "wiener", "--edges", "circular", "--reference", str(src),
+                 "--json"]) == 0
     info = _json(capsys)
     assert info["psf_shape"] == [11, 11] and info["psnr"] > psnr(x, y, data_range=1.0)
+    # tiles, and the default mirrored edges on data blurred with the symmetric boundary (aip degrade's default)
+    ys = Blur(gaussian(1.6), mode="symmetric").A(x.astype(np.float64))
+    np.save(tmp_path / "bs.npy", ys.astype(np.float32))
+    assert main(["deblur", str(tmp_path / "bs.npy"), "-o", str(tmp_path / "dbs.npy"), "--psf", "gaussian:1.6",
+                 "--sigma", "1", "--method", "wiener", "--tile", "32", "--reference", str(src), "--json"]) == 0
+    info = _json(capsys)
+    assert info["edges"] == "mirror" and info["psnr"] > psnr(x, ys, data_range=1.0) + 1.0
 
     m = np.zeros(x.shape, bool)
     m[::3, ::2] = True

@@ -31,9 +31,10 @@ def register(sub) -> None:
     p.add_argument("input", metavar="IN", help="image file or built-in sample name (camera, astronaut, ...)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="degraded image (.png, .tif, .npy, ...)")
     p.add_argument("--blur", metavar="SPEC", help="blur kernel, e.g. gaussian:1.6, box:9, motion:9:30")
-    p.add_argument("--blur-mode", default="circular",
+    p.add_argument("--blur-mode", default="symmetric",
                    choices=["circular", "reflect", "symmetric", "replicate", "zero"],
-                   help="boundary model of blur and downsampling (default: circular)")
+                   help="boundary model of blur and downsampling (default: symmetric; with circular, "
+                        "deblur with --edges circular)")
     p.add_argument("--downsample", metavar="S", type=int, help="integer downsampling factor")
     p.add_argument("--mask", metavar="SPEC", help="missing pixels, e.g. random:0.5, text, scribble, FILE")
     p.add_argument("--noise", metavar="SPEC", help="noise, e.g. gaussian:25 (0-255 scale), poisson:30")

@@ -45,6 +45,9 @@ def register(sub) -> None:
                            help="noise standard deviation on the 0-255 scale, or 'auto' / 'auto:pca' "
                                 "to estimate it (default: auto)")
         if task == "deblur":
+            p.add_argument("--edges", choices=["mirror", "circular"], default="mirror",
+                           help="image borders: mirror (default, photographs) or circular (data blurred "
+                                "periodically, e.g. by aip degrade --blur-mode circular)")
             p.add_argument("--psf", required=True, metavar="PSF",
                            help="blur kernel: a .npy/image file or a spec such as gaussian:1.6, box:9, motion:9:30")
         if task == "upscale":
@@ -52,9 +55,8 @@ def register(sub) -> None:
         if task == "inpaint":
             p.add_argument("--mask", required=True, metavar="MASK",
                            help="mask image (white = missing) or .npy boolean array, same size as IN")
-        if task != "deblur":
-            p.add_argument("--tile", type=int, default=None,
-                           help="process in tiles of this size (bounded memory for large images)")
+        p.add_argument("--tile", type=int, default=None,
+                       help="process in tiles of this size (bounded memory for large images)")
         p.add_argument("--reference", metavar="REF", help="clean image: report PSNR and SSIM against it")
         p.add_argument("--gray", action="store_true", help="convert the input (and reference) to gray first")
         p.add_argument("--device", default=None, help="torch device for methods that take one (cpu, cuda, auto)")
@@ -133,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
         psf = make_kernel(args.psf)
         result["psf_shape"] = list(psf.shape)
-        out = R.deblur(img, psf, method, sigma=sig, **knobs)
+        out = R.deblur(img, psf, method, sigma=sig, edges=args.edges, **tile, **knobs)
+        result["edges"] = args.edges
     elif task == "upscale":
         out = R.upscale(img, args.scale, method, **tile, **knobs)
         result["scale"] = args.scale

@@ -132,7 +132,7 @@ class Degraded:
 
 
 def degrade(image: Any, *, blur: Any = None, downsample: Any = None, mask: Any = None, noise: Any = None,
-            mode: str = "circular", rng: int | np.random.Generator | None = 0) -> Degraded:
+            mode: str = "symmetric", rng: int | np.random.Generator | None = 0) -> Degraded:
     """Simulate an observation ``y = N(M D B x)``: blur, then downsampling, then a mask, then noise.
 
     Parameters
@@ -153,7 +153,9 @@ def degrade(image: Any, *, blur: Any = None, downsample: Any = None, mask: Any =
         on the image's scale, or a float (Gaussian sigma). The noise is added to all pixels, masked
         ones are set back to 0 afterwards.
     mode : str
-        Boundary model of blur and downsampling (see :class:`Blur`), ``"circular"`` by default.
+        Boundary model of blur and downsampling (see :class:`Blur`): ``"symmetric"`` by default (a
+        photograph's blur is not periodic; :func:`aip.restore.deblur` mirrors edges by default to match),
+        ``"circular"`` for the periodic model of the DPIR benchmarks (then deblur with ``edges="circular"``).
     rng : int or Generator
         Seed for every random part (kernel, mask, noise); the same seed gives the same result.
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from aip._shared.validate import as_image, as_mask, check_int, check_positive
+from aip._shared.validate import as_image, as_mask, check_choice, check_int, check_positive
 from aip.restore._registry import TASKS
 
 __all__ = [
@@ -178,16 +178,31 @@ def _mask2d(mask: Any, img: np.ndarray) -> np.ndarray:
 
 
 def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, overlap: Any,
-           scale: int = 1, extra: np.ndarray | None = None) -> np.ndarray:
+           scale: int = 1, extra: np.ndarray | None = None, halo: int = 0, pad_mode: str = "symmetric"
+           ) -> np.ndarray:
     """Run ``fn`` on overlapping tiles and blend them with linear ramps (bounded memory for large images).
 
     ``scale`` is the output/input size ratio (upscaling); ``extra`` is a per-pixel array cut like the image
-    (an inpainting mask) and passed as ``fn(tile, extra_tile)``.
+    (an inpainting mask) and passed as ``fn(tile, extra_tile)``. ``halo`` > 0 hands ``fn`` each tile with
+    ``halo`` more pixels on every side (the image's neighbours, or the image padded with ``pad_mode`` at its
+    borders) and keeps only the tile's part of the result (deconvolution needs the context).
     """
     t = check_int(tile, "tile", low=8)
     o = check_int(overlap, "overlap", low=0, high=t // 2)
     h, w = img.shape[:2]
+    if halo > 0:
+        src = np.pad(img, ((halo, halo), (halo, halo)) + ((0, 0),) * (img.ndim - 2), mode=pad_mode)
+        inner = fn
+
+        def fn(piece: np.ndarray, sl: tuple[slice, slice]) -> np.ndarray:  # noqa: F811
+            ys, xs = sl
+            out = np.asarray(inner(src[ys.start:ys.stop + 2 * halo, xs.start:xs.stop + 2 * halo]))
+            return out[halo:halo + piece.shape[0], halo:halo + piece.shape[1]]
+
+        extra = np.empty((h, w), dtype=object)  # only its slices are used
     if h <= t and w <= t:
+        if halo > 0:
+            return fn(img, (slice(0, h), slice(0, w)))
         return fn(img) if extra is None else fn(img, extra)
 
     def starts(n: int) -> list[int]:
@@ -203,7 +218,10 @@ def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, o
         for x0 in starts(w):
             sl = (slice(y0, min(y0 + t, h)), slice(x0, min(x0 + t, w)))
             piece = img[sl]
-            res = fn(piece) if extra is None else fn(piece, extra[sl])
+            if halo > 0:
+                res = fn(piece, sl)
+            else:
+                res = fn(piece) if extra is None else fn(piece, extra[sl])
             res = np.asarray(res)
             th, tw = res.shape[:2]
             wy = _ramp(th, o * scale, y0 == 0, y0 + t >= h)
@@ -275,7 +293,8 @@ def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | 
 
 
 def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma: float | str = "auto",
-           channel_axis: int | None = None, **kw: Any):
+           channel_axis: int | None = None, edges: str = "mirror", tile: int | None = None,
+           overlap: int | None = None, **kw: Any):
     """Deconvolve ``image`` blurred by a known ``psf`` (with noise of level ``sigma``).
 
     Parameters
@@ -289,6 +308,15 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         ``"pnp"`` by default, ``"wiener"``, ``"richardson_lucy"``, ``"tv"``, or ``f(image, psf, *, sigma, channel_axis)``.
     sigma : float or "auto"
         Noise level on the image's scale, or ``"auto"`` (estimated on the blurred image).
+    edges : {"mirror", "circular"}
+        ``"mirror"`` (default, for photographs): pad the image by mirroring with twice the kernel size
+        before the method runs and crop after, so that methods that model the blur as circular do not ring
+        at the borders. ``"circular"``: run the method on the image as it is, for data blurred circularly
+        (the DPIR benchmark protocol; exact there).
+    tile, overlap : int, optional
+        Deconvolve ``tile`` x ``tile`` pieces (bounded memory for large images), each padded by mirroring
+        as for ``edges="mirror"``, blended with linear ramps over ``overlap`` pixels (default: twice the
+        kernel size, at least 16).
 
     Example
     -------
@@ -308,7 +336,19 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         raise ValueError(f"psf: expected a kernel no larger than the image {img.shape[:2]}, got {k.shape}")
     fn = get_method("deblur", method)
     sig = resolve_sigma(sigma, img, ax)
-    return back(fn(img, k, sigma=sig, channel_axis=ax, **kw))
+    check_choice(edges, "edges", ("mirror", "circular"))
+    run = lambda x: fn(x, k, sigma=sig, channel_axis=ax, **kw)
+    if edges == "circular" and tile is None:
+        return back(run(img))
+    # each piece gets a halo of twice the kernel size: its neighbours inside the image, and at the image's
+    # borders a mirrored (or, for circular data, wrapped) copy, on which the method's own boundary model acts
+    halo = 2 * max(k.shape)
+    mode = "symmetric" if edges == "mirror" else "wrap"
+    if tile is None:
+        h, w = img.shape[:2]
+        return back(_tiled(run, img, max(h, w, 8), 0, halo=halo, pad_mode=mode))
+    ov = max(16, halo) if overlap is None else overlap
+    return back(_tiled(run, img, tile, min(ov, check_int(tile, "tile", low=8) // 2), halo=halo, pad_mode=mode))
 
 
 def upscale(image: Any, scale: int, method: str | Callable | None = None, *, channel_axis: int | None = None,
