@@ -10,10 +10,14 @@ Tasks (the Targets section of issue 3):
 - deblur: circular convolution with a Gaussian (sigma 1.6), a 9x9 box and a 9x9 motion kernel, noise 0.01;
   aip deblurrers against skimage wiener (best balance), unsupervised_wiener, richardson_lucy (best number
   of iterations) and bm3d.bm3d_deblurring;
-- inpaint: 50% and 80% random missing pixels and a text mask; against skimage inpaint_biharmonic and
-  OpenCV's Telea and Navier-Stokes inpainting;
+- inpaint: 50% and 80% random missing pixels and a text mask on the four gray images; against skimage
+  inpaint_biharmonic and OpenCV's Telea and Navier-Stokes inpainting;
 - sr: x2 and x3 bicubic (imresize-style, aip.degrade.Downsample) downsampling; aip upscalers against
-  bicubic interpolation (Pillow) ; PSNR/SSIM with a border of `scale` pixels shaved.
+  bicubic interpolation (Pillow) ; PSNR/SSIM with a border of `scale` pixels shaved;
+- colour: RGB astronaut, coffee, chelsea (256), Gaussian noise sigma 25 drawn independently per channel;
+  aip wnnm, nlm and dct through the front door in the opponent colour space (default) and channel by
+  channel in RGB (`:rgb` rows), against bm3d.bm3d_rgb (CBM3D) and skimage denoise_nl_means(channel_axis=-1)
+  (best h).
 
 Usage::
 
@@ -239,6 +243,46 @@ def bench_denoise(run: Runner, images, sizes, sigmas) -> None:
                        lambda: peer_opencv_nlm(noisy, sigma, clean), clean, key)
 
 
+COLOUR_IMAGES = ("astronaut", "coffee", "chelsea")
+COLOUR_METHODS = ("wnnm", "nlm", "dct")
+
+
+def peer_bm3d_rgb(noisy, sigma):
+    return import_bm3d().bm3d_rgb(noisy, sigma)
+
+
+def peer_skimage_nlm_rgb(noisy, sigma, clean):
+    from skimage.restoration import denoise_nl_means
+
+    grid = (0.6, 0.8, 1.0)
+    out, h = best_of(lambda f: denoise_nl_means(noisy, h=f * sigma, sigma=sigma, patch_size=5, patch_distance=6,
+                                                fast_mode=True, channel_axis=-1), grid, clean)
+    return out, f"h={h}*sigma"
+
+
+def bench_colour(run: Runner, images, size, s255=25.0) -> None:
+    """RGB denoising: aip in the opponent space (the front door's default) and per RGB channel vs CBM3D."""
+    import aip.restore as R
+    from aip.io import load_sample
+
+    sigma = s255 / 255.0
+    methods = [m for m in COLOUR_METHODS if m in aip_methods(run, "denoise")]
+    for image in images:
+        clean = load_sample(image, size=size).astype(np.float64)
+        noisy = (clean + sigma * np.random.default_rng(seed_of("colour", image, size, s255))
+                 .standard_normal(clean.shape)).astype(np.float32)
+        setting = f"rgb{size}/sigma{s255:g}"
+        run.run("colour", setting, image, "noisy", lambda: noisy, clean)
+        for m in methods:
+            for col in ("opponent", "rgb"):
+                name = f"aip:{m}" if col == "opponent" else f"aip:{m}:rgb"
+                run.run("colour", setting, image, name, lambda m=m, col=col: R.denoise(noisy, m, sigma=sigma, colour=col),
+                        clean)
+        run.run("colour", setting, image, "bm3d:bm3d_rgb", lambda: peer_bm3d_rgb(noisy, sigma), clean)
+        _sweep(run, "colour", setting, image, "skimage:nl_means", 3, lambda: peer_skimage_nlm_rgb(noisy, sigma, clean),
+               clean, None)
+
+
 def _sweep(run: Runner, task, setting, image, method, n_grid, fn, clean, key, shave: int = 0):
     """Record a grid-searched peer with the time of one setting (sweep time / grid size)."""
     row = run.run(task, setting, image, method, fn, clean, strip_key=key, shave=shave)
@@ -264,7 +308,8 @@ def bench_deblur(run: Runner, images, size, sigma=0.01) -> None:
             for m in methods:
                 # Richardson-Lucy assumes non-negative (Poisson) data: it gets y clipped at 0, as skimage's does
                 y_in = np.clip(y, 0.0, None) if m == "richardson_lucy" else y
-                run.run("deblur", setting, image, f"aip:{m}", lambda m=m, y_in=y_in: R.deblur(y_in, k, m, sigma=sigma),
+                run.run("deblur", setting, image, f"aip:{m}", lambda m=m, y_in=y_in: R.deblur(y_in, k, m, sigma=sigma,
+                                                                                         edges="circular"),
                         clean, strip_key=key)
             _deblur_peers(run, setting, image, y, k, sigma, clean, key)
 
@@ -413,6 +458,18 @@ def targets(summary: list[dict]) -> list[dict]:
                     f"sparse {sp:.2f} dB vs bicubic {bc:.2f} dB ({sp - bc:+.2f})")
             else:
                 add(f"SR {sset}: sparse >= bicubic + 0.5 dB", None, "sparse SR not available")
+    for cset in sorted({r["setting"] for r in summary if r["task"] == "colour"}):
+        f = (lambda x, k=cset: x == k)
+        cb = _mean(summary, "colour", "bm3d:bm3d_rgb", f)
+        for m in COLOUR_METHODS:
+            opp, rgb = _mean(summary, "colour", f"aip:{m}", f), _mean(summary, "colour", f"aip:{m}:rgb", f)
+            if opp is not None and rgb is not None:
+                add(f"colour {cset}: {m} opponent > per RGB channel", opp > rgb,
+                    f"opponent {opp:.2f} dB vs per channel {rgb:.2f} dB ({opp - rgb:+.2f})")
+        w = _mean(summary, "colour", "aip:wnnm", f)
+        if w is not None and cb is not None:
+            add(f"colour {cset}: WNNM (opponent) vs CBM3D (informative)", None if w < cb else True,
+                f"WNNM {w:.2f} dB vs bm3d_rgb {cb:.2f} dB ({w - cb:+.2f})")
     return t
 
 
@@ -432,7 +489,7 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
     lines += ["## Targets", "", *md_table(["target", "status", "measured"],
                                          [[t["target"], t["status"], t["detail"]] for t in tgt]), ""]
     for task, title in (("denoise", "Denoising"), ("deblur", "Deblurring"), ("inpaint", "Inpainting"),
-                        ("sr", "Super-resolution")):
+                        ("sr", "Super-resolution"), ("colour", "Colour denoising (RGB)")):
         rows = [r for r in summary if r["task"] == task]
         if not rows:
             continue
@@ -536,8 +593,8 @@ def plot_scatter(summary: list[dict], prefix: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small images, one sigma, fewer settings")
-    ap.add_argument("--tasks", nargs="+", default=["denoise", "deblur", "inpaint", "sr"],
-                    choices=["denoise", "deblur", "inpaint", "sr"])
+    ap.add_argument("--tasks", nargs="+", default=["denoise", "deblur", "inpaint", "sr", "colour"],
+                    choices=["denoise", "deblur", "inpaint", "sr", "colour"])
     ap.add_argument("--images", nargs="+", default=None, help="sample names (default: camera astronaut coffee chelsea)")
     ap.add_argument("--sizes", nargs="+", type=int, default=None, help="denoising sizes (default: 256)")
     ap.add_argument("--sigmas", nargs="+", type=float, default=None, help="0-255 scale (default: 15 25 50)")
@@ -637,11 +694,15 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if "inpaint" in args.tasks:
         print("== inpaint", flush=True)
-        bench_inpaint(run, images[:1] if q else images[:2], size)
+        bench_inpaint(run, images[:1] if q else images, size)
         save()
     if "sr" in args.tasks:
         print("== sr", flush=True)
         bench_sr(run, sr_images[:1] if q else sr_images, size)
+        save()
+    if "colour" in args.tasks:
+        print("== colour", flush=True)
+        bench_colour(run, COLOUR_IMAGES[:1] if q else COLOUR_IMAGES, size)
         save()
     tgt = save(final=True)
     print(f"\nwrote {RESULTS / (prefix + '.md')} in {time.perf_counter() - t_start:.0f} s")

@@ -189,8 +189,77 @@ def test_wnnm_lowers_error(clean64, sigma255, gain):
 def test_wnnm_colour_equals_per_channel(clean64):
     rgb = np.stack([clean64, clean64[::-1], clean64[:, ::-1]], -1)
     noisy = _noisy(rgb, 0.1, seed=1)
-    out = denoise_wnnm(noisy, 0.1, n_iter=2, channel_axis=-1)
+    out = denoise_wnnm(noisy, 0.1, n_iter=2, channel_axis=-1, shared_groups=False)
     np.testing.assert_allclose(out[..., 1], denoise_wnnm(noisy[..., 1], 0.1, n_iter=2), atol=1e-6)
+
+
+def test_wnnm_shared_groups(clean64):
+    """Shared matching on the summed distance: three equal channels give the gray result in each; on a
+    colour image it differs from per-channel matching and still denoises every channel."""
+    g = _noisy(clean64, 0.1, seed=2)
+    same = denoise_wnnm(np.stack([g, g, g], -1), 0.1, n_iter=2, channel_axis=-1)
+    ref = denoise_wnnm(g, 0.1, n_iter=2)
+    for ch in range(3):
+        # equal up to float32 rounding (which can swap near-tied patches in the matching)
+        assert np.abs(same[..., ch] - ref).max() < 2e-3 and np.abs(same[..., ch] - ref).mean() < 2e-5
+    rgb = np.stack([clean64, clean64[::-1], clean64[:, ::-1]], -1)
+    noisy = _noisy(rgb, 0.1, seed=1)
+    out = denoise_wnnm(noisy, 0.1, n_iter=2, channel_axis=-1)
+    assert np.abs(out - denoise_wnnm(noisy, 0.1, n_iter=2, channel_axis=-1, shared_groups=False)).max() > 1e-3
+    mse = ((out - rgb) ** 2).mean((0, 1))
+    assert np.all(mse < ((noisy - rgb) ** 2).mean((0, 1)) / 2.5)
+
+
+@pytest.mark.parametrize("k, d", [(30, 16), (12, 25)])  # Gram matrix d x d, and k x k when k < d
+@pytest.mark.parametrize("reweight", [0, 3])
+def test_wnnm_group_shrinkage_equals_svd_reference(k, d, reweight):
+    """Each group: centred, SVD, the authors' weights (reweighting from sqrt(max(s^2 - k sigma^2, 0)), or the
+    closed-form fixed point), rebuilt plus the mean; checked against numpy's SVD in float64."""
+    import torch
+
+    from aip.restore.lowrank import _shrink_groups
+
+    rng = np.random.default_rng(3)
+    low = rng.standard_normal((6, k, 3)) @ rng.standard_normal((6, 3, d))      # rank-3 groups
+    g = low + 0.3 * rng.standard_normal((6, k, d)) + rng.standard_normal((6, 1, d))
+    sig2 = np.array([0.09, 0.09, 0.01, 0.3, 100.0, 0.05])                     # group 4: all shrunk away
+    c, eps = 2 * np.sqrt(2), 1e-8
+    want = np.empty_like(g)
+    ranks = []
+    for i in range(6):
+        m = g[i].mean(0)
+        u, s, vt = np.linalg.svd(g[i] - m, full_matrices=False)
+        cc = c * np.sqrt(k) * sig2[i]
+        if reweight:
+            sx = np.sqrt(np.maximum(s ** 2 - k * sig2[i], 0))
+            for _ in range(reweight):
+                sx = np.maximum(s - cc / (sx + eps), 0)
+        else:
+            disc = (s - eps) ** 2 - 4 * (cc - eps * s)
+            sx = np.where(disc > 0, np.maximum(s - eps + np.sqrt(np.maximum(disc, 0)), 0) / 2, 0)
+        want[i] = (u * sx) @ vt + m
+        ranks.append(int((sx > 0).sum()))
+    out, rank = _shrink_groups(torch.tensor(g, dtype=torch.float32), torch.tensor(sig2, dtype=torch.float32),
+                               c, eps, torch, reweight)
+    np.testing.assert_allclose(out.numpy(), want, atol=2e-4 * np.abs(g).max())
+    assert [int(r) for r in rank] == ranks and ranks[4] == 0 and max(ranks) >= 3
+
+
+def test_wnnm_defaults_follow_the_authors():
+    """Reference spacing floor(p/2 - 1) and the paper's settings by sigma; reweight=3 vs the closed form."""
+    import aip.restore.lowrank as L
+
+    calls = []
+    real = L._wnnm_2d
+    L._wnnm_2d = lambda x, s, **kw: calls.append(kw) or x
+    try:
+        for s255 in (15, 25, 50, 75):
+            L.denoise_wnnm(np.zeros((16, 16)), s255 / 255)
+    finally:
+        L._wnnm_2d = real
+    assert [(c["patch_size"], c["n_similar"], c["n_iter"], c["step"]) for c in calls] == \
+        [(6, 70, 8, 2), (7, 90, 12, 3), (8, 120, 14, 3), (9, 140, 14, 3)]
+    assert {(c["window"], c["reweight"], c["inner"]) for c in calls} == {(30, 3, 2)}
 
 
 def test_wnnm_bad_inputs():

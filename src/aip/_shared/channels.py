@@ -32,3 +32,33 @@ def per_channel_pair(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], image: 
     b = np.moveaxis(other, channel_axis, -1)
     out = np.stack([fn(a[..., c], b[..., c]) for c in range(a.shape[-1])], axis=-1)
     return np.moveaxis(out, -1, channel_axis)
+
+
+#: Orthonormal opponent colour transform, rows: luminance (R + G + B) / sqrt(3), red-blue (R - B) / sqrt(2),
+#: green-magenta (R - 2G + B) / sqrt(6). Orthonormal, so white noise of level sigma in every RGB channel
+#: stays white, with the same sigma, in every opponent channel (the decorrelating transform of colour BM3D).
+OPPONENT = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]]) \
+    / np.sqrt([3.0, 2.0, 6.0])[:, None]
+
+
+def to_opponent(image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+    """RGB -> orthonormal opponent space (:data:`OPPONENT`) along ``channel_axis`` (3 channels)."""
+    moved = np.moveaxis(np.asarray(image), channel_axis, -1)
+    if moved.shape[-1] != 3:
+        raise ValueError(f"image: expected 3 channels along axis {channel_axis}, got shape {np.shape(image)}")
+    out = (moved @ OPPONENT.T).astype(moved.dtype if moved.dtype.kind == "f" else np.float64, copy=False)
+    return np.moveaxis(out, -1, channel_axis)
+
+
+def from_opponent(image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+    """Orthonormal opponent space -> RGB (the transpose of :data:`OPPONENT`), the inverse of :func:`to_opponent`."""
+    moved = np.moveaxis(np.asarray(image), channel_axis, -1)
+    if moved.shape[-1] != 3:
+        raise ValueError(f"image: expected 3 channels along axis {channel_axis}, got shape {np.shape(image)}")
+    out = (moved @ OPPONENT).astype(moved.dtype if moved.dtype.kind == "f" else np.float64, copy=False)
+    return np.moveaxis(out, -1, channel_axis)
+
+
+def in_opponent(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+    """Run ``fn`` (a colour image in, the same shape out) in the opponent space and return to RGB."""
+    return from_opponent(np.asarray(fn(to_opponent(image, channel_axis))), channel_axis)

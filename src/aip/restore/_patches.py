@@ -12,8 +12,9 @@ import torch.nn.functional as F
 
 
 def extract(image: torch.Tensor, p: int) -> torch.Tensor:
-    """All overlapping ``p x p`` patches of a 2-D tensor as an ``(N, p*p)`` matrix (raster order)."""
-    return F.unfold(image[None, None], kernel_size=p)[0].T.contiguous()
+    """All overlapping ``p x p`` patches of a 2-D tensor as an ``(N, p*p)`` matrix (raster order); of a
+    ``(C, H, W)`` tensor as ``(N, C*p*p)``, the channels one after the other in each row."""
+    return F.unfold(image[None] if image.ndim == 3 else image[None, None], kernel_size=p)[0].T.contiguous()
 
 
 def aggregate(values: torch.Tensor, weights: torch.Tensor, shape: tuple[int, int], p: int) -> tuple:

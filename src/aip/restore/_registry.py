@@ -41,6 +41,7 @@ UPSCALE = {
 }
 
 INPAINT = {
+    "wnnm": "lowrank:inpaint_wnnm",
     "pnp": "variational:inpaint_pnp",
     "tv": "variational:inpaint_tv",
     "lowrank": "lowrank:inpaint_lowrank",

@@ -12,6 +12,8 @@ inpainting and robust PCA.
   iterative regularisation and aggregation by scatter-add. Runs on a GPU with ``device="cuda"``.
 - :func:`inpaint_lowrank` fills missing pixels by alternating low-rank shrinkage of groups of similar
   patches with the data constraint.
+- :func:`inpaint_wnnm` fills missing pixels by half-quadratic splitting with an annealed noise level: a
+  DCT-denoiser pilot, then a WNNM group denoiser, alternating with the exact data step.
 - :func:`rpca` is robust PCA by the inexact augmented Lagrange multiplier method (Lin, Chen & Ma 2010)
   and :func:`rpca_sequence` splits an image sequence into background (low rank) and foreground (sparse).
 """
@@ -30,6 +32,7 @@ __all__ = [
     "complete_matrix",
     "denoise_wnnm",
     "inpaint_lowrank",
+    "inpaint_wnnm",
     "nnm",
     "rpca",
     "rpca_sequence",
@@ -39,19 +42,30 @@ __all__ = [
 
 
 
-def _stable_eigh(gram):
+def _stable_eigh(gram, fast: bool = False):
     """Eigendecomposition of a batch of Gram matrices in float64 with a tiny ridge.
 
     Flat, saturated patch groups give (near-)singular Gram matrices on which float32 ``eigh`` can fail
     to converge or return NaN; float64 with a 1e-12 relative ridge is robust and costs little at d x d.
+    ``fast=True`` tries float32 first (about twice as fast on CPU) with a 1e-6 relative ridge and redoes
+    the batch in float64 only when float32 fails or returns non-finite values.
     """
     import torch
 
+    d = gram.shape[-1]
+    if fast and gram.dtype == torch.float32:
+        ridge = 1e-6 * (gram.diagonal(dim1=-2, dim2=-1).sum(-1).abs() + 1e-30)[..., None, None]
+        try:
+            ev, vec = torch.linalg.eigh(gram + ridge * torch.eye(d, dtype=gram.dtype, device=gram.device))
+            if bool(torch.isfinite(ev).all()) and bool(torch.isfinite(vec).all()):
+                return ev, vec
+        except RuntimeError:  # torch.linalg.LinAlgError: no convergence, redo in float64
+            pass
     g64 = gram.to(torch.float64)
-    d = g64.shape[-1]
     ridge = 1e-12 * (g64.diagonal(dim1=-2, dim2=-1).sum(-1).abs() + 1e-30)[..., None, None]
     ev, vec = torch.linalg.eigh(g64 + ridge * torch.eye(d, dtype=g64.dtype, device=g64.device))
     return ev.to(gram.dtype), vec.to(gram.dtype)
+
 
 def _as_matrix(x: Any, name: str) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):
@@ -367,63 +381,88 @@ def rpca_sequence(frames: Any, *, lam: float | None = None, tol: float = 1e-7,
 # --------------------------------------------------------------------------------------------------
 
 def _wnnm_params(sigma255: float) -> dict:
-    """The authors' settings by noise level (patch size, similar patches, iterations, lambda)."""
+    """The authors' settings by noise level (patch size, similar patches, iterations, lambda) and the
+    spacing of the reference patches: theirs, floor(patch_size / 2 - 1), except 3 (not 2) for patch 7,
+    which takes half the time there for 0.02 dB on average."""
     if sigma255 <= 20:
-        return {"patch_size": 6, "n_similar": 70, "n_iter": 8, "lam": 0.54}
+        return {"patch_size": 6, "n_similar": 70, "n_iter": 8, "lam": 0.54, "step": 2}
     if sigma255 <= 40:
-        return {"patch_size": 7, "n_similar": 90, "n_iter": 12, "lam": 0.56}
+        return {"patch_size": 7, "n_similar": 90, "n_iter": 12, "lam": 0.56, "step": 3}
     if sigma255 <= 60:
-        return {"patch_size": 8, "n_similar": 120, "n_iter": 14, "lam": 0.58}
-    return {"patch_size": 9, "n_similar": 140, "n_iter": 14, "lam": 0.58}
+        return {"patch_size": 8, "n_similar": 120, "n_iter": 14, "lam": 0.58, "step": 3}
+    return {"patch_size": 9, "n_similar": 140, "n_iter": 14, "lam": 0.58, "step": 3}
 
 
-def _shrink_groups(groups, sig2, c, eps, torch):
+def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0):
     """WNNM on a batch of groups ``(G, k, d)``: centre, eigendecompose the Gram matrix, shrink, rebuild.
     Returns the estimates and the number of singular values kept per group.
+
+    ``reweight = 0``: the closed-form fixed point ``sx = s - C / (sx + eps)``, ``C = c sqrt(k) sigma_n^2``.
+    ``reweight = R > 0``: the authors' reweighting, ``R`` rounds of ``sx = max(s - C / (sx_prev + eps), 0)``
+    started from the clean-signal estimate ``sx_0 = sqrt(max(s^2 - k sigma_n^2, 0))``.
 
     Groups whose largest singular value cannot pass the threshold (bounded through the Gram matrix's
     trace and Gershgorin row sums) are exactly their mean patch and skip the eigendecomposition.
     """
     mean = groups.mean(1, keepdim=True)
     yc = groups - mean
-    gram = yc.transpose(1, 2) @ yc                               # (G, d, d) = V S^2 V^T
-    k = groups.shape[1]
+    k, d = groups.shape[1], groups.shape[2]
+    left = k < d                                                 # eigendecompose the smaller Gram matrix
+    gram = yc @ yc.transpose(1, 2) if left else yc.transpose(1, 2) @ yc   # U S^2 U^T (k x k) or V S^2 V^T
     cc = c * math.sqrt(k) * sig2                                 # C = c sqrt(n) sigma_n^2
-    # a singular value survives only if (s + eps)^2 > 4 C; s_max^2 <= min(trace, max row sum of |G|)
+    # s_max^2 <= min(trace, max row sum of |G|); closed form: a value survives only if (s + eps)^2 > 4 C;
+    # reweighted: the first round keeps s only if s > C / (sqrt(s^2 - k sigma^2) + eps), increasing in s
     bound = torch.minimum(gram.diagonal(dim1=1, dim2=2).sum(1), gram.abs().sum(2).max(1).values)
-    act = torch.nonzero((bound.sqrt() + eps) ** 2 > 4.0 * cc * (1 - 1e-6)).squeeze(1)
+    if reweight:
+        sb = bound.sqrt()
+        act = torch.nonzero(sb * ((bound - k * sig2).clamp_min(0).sqrt() + eps) > cc * (1 - 1e-6)).squeeze(1)
+    else:
+        act = torch.nonzero((bound.sqrt() + eps) ** 2 > 4.0 * cc * (1 - 1e-6)).squeeze(1)
     out = mean.expand_as(groups).clone()
     rank = torch.zeros(groups.shape[0], dtype=groups.dtype, device=groups.device)
     if act.numel() == 0:
         return out, rank
-    ev, vec = _stable_eigh(gram[act])
-    s = ev.clamp_min(0).sqrt()
+    ev, vec = _stable_eigh(gram[act], fast=True)
+    ev = ev.clamp_min(0)
+    s = ev.sqrt()
     ca = cc[act][:, None]
-    disc = (s - eps) ** 2 - 4.0 * (ca - eps * s)
-    sx = torch.where(disc > 0, (s - eps + disc.clamp_min(0).sqrt()).clamp_min(0) / 2, torch.zeros_like(s))
+    if reweight:
+        sx = (ev - k * sig2[act][:, None]).clamp_min(0).sqrt()
+        for _ in range(reweight):
+            sx = (s - ca / (sx + eps)).clamp_min(0)
+    else:
+        disc = (s - eps) ** 2 - 4.0 * (ca - eps * s)
+        sx = torch.where(disc > 0, (s - eps + disc.clamp_min(0).sqrt()).clamp_min(0) / 2, torch.zeros_like(s))
     f = torch.where(s > 1e-12, sx / s.clamp_min(1e-12), torch.zeros_like(s))
-    # X = Y V diag(sx/s) V^T; eigh sorts ascending, so only the last r columns can be kept
+    # X = Y V diag(sx/s) V^T = U diag(sx/s) U^T Y; eigh sorts ascending, so only the last r columns count
     r = max(int((f > 0).sum(1).max()), 1)
     vr, fr = vec[:, :, -r:], f[:, -r:]
-    out[act] += ((yc[act] @ vr) * fr[:, None, :]) @ vr.transpose(1, 2)
+    if left:
+        out[act] += (vr * fr[:, None, :]) @ (vr.transpose(1, 2) @ yc[act])
+    else:
+        out[act] += ((yc[act] @ vr) * fr[:, None, :]) @ vr.transpose(1, 2)
     rank[act] = (f > 0).sum(1).to(groups.dtype)
     return out, rank
 
 
 def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int, n_iter: int, lam: float,
              c: float, delta: float, step: int, window: int, inner: int, device: Any,
-             chunk: int = 4096) -> np.ndarray:
+             reweight: int, chunk: int = 4096) -> np.ndarray:
+    """WNNM of a 2-D image, or of a ``(C, H, W)`` stack whose channels share the block matching (on the
+    distance summed over the channels) and are shrunk one by one."""
     import torch
 
     from aip._shared.torch_bridge import resolve_device
     from aip.restore._patches import aggregate, block_match, extract, scatter_groups
 
     dev = resolve_device(device)
-    h, w = noisy.shape
+    flat = noisy.ndim == 2
+    y = torch.as_tensor(noisy[None] if flat else noisy, dtype=torch.float32, device=dev)
+    nc, h, w = y.shape
     p = min(patch_size, h, w)
-    y = torch.as_tensor(noisy, dtype=torch.float32, device=dev)
+    d = p * p
     x = y.clone()
-    py = extract(y, p)
+    py = extract(y, p)                                           # (N, C d), channel-major
     grid = (h - p + 1, w - p + 1)
     n_patches = grid[0] * grid[1]
     eps = 1e-8
@@ -435,39 +474,44 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
         if it % inner == 0:
             k = max(k - 10, 10)
             refs, groups = block_match(px, grid, k, step=step, window=window)
-        if it == 0:
-            sig2 = torch.full((refs.shape[0],), sigma * sigma, dtype=torch.float32, device=dev)
-        else:
-            # re-estimated noise level of each reference patch (iterative regularisation)
-            var = ((py - px) ** 2).mean(1)
-            sig2 = (lam * torch.sqrt((sigma * sigma - var).abs()))[refs] ** 2
-        acc = torch.zeros(n_patches, p * p, dtype=torch.float32, device=dev)
-        cnt = torch.zeros(n_patches, dtype=torch.float32, device=dev)
-        for b in range(0, groups.shape[0], chunk):
-            gi = groups[b:b + chunk]
-            est, _ = _shrink_groups(px[gi], sig2[b:b + chunk], c, eps, torch)
-            a, n = scatter_groups(est, gi, n_patches)
-            acc += a
-            cnt += n
-        num, den = aggregate(acc, cnt, (h, w), p)
-        x = torch.where(den > 0, num / den.clamp_min(1e-12), x)
-    return x.cpu().numpy()
+        for ch in range(nc):
+            pxc = px[:, ch * d:(ch + 1) * d]
+            if it == 0:
+                sig2 = torch.full((refs.shape[0],), sigma * sigma, dtype=torch.float32, device=dev)
+            else:
+                # re-estimated noise level of each reference patch (iterative regularisation)
+                var = ((py[:, ch * d:(ch + 1) * d] - pxc) ** 2).mean(1)
+                sig2 = (lam * torch.sqrt((sigma * sigma - var).abs()))[refs] ** 2
+            acc = torch.zeros(n_patches, d, dtype=torch.float32, device=dev)
+            cnt = torch.zeros(n_patches, dtype=torch.float32, device=dev)
+            for b in range(0, groups.shape[0], chunk):
+                gi = groups[b:b + chunk]
+                est, _ = _shrink_groups(pxc[gi], sig2[b:b + chunk], c, eps, torch, reweight)
+                a, n = scatter_groups(est, gi, n_patches)
+                acc += a
+                cnt += n
+            num, den = aggregate(acc, cnt, (h, w), p)
+            x[ch] = torch.where(den > 0, num / den.clamp_min(1e-12), x[ch])
+    return x[0].cpu().numpy() if flat else x.cpu().numpy()
 
 
 def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_similar: int | None = None,
                  n_iter: int | None = None, lam: float | None = None, c: float = 2.0 * math.sqrt(2.0),
-                 delta: float = 0.1, step: int | None = None, window: int = 20, inner: int = 2,
-                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+                 delta: float = 0.1, step: int | None = None, window: int = 30, inner: int = 2,
+                 reweight: int = 3, shared_groups: bool = True, channel_axis: int | None = None,
+                 device: Any = None) -> np.ndarray:
     """Weighted nuclear norm minimisation denoising (Gu, Zhang, Zuo & Feng 2014).
 
     For ``n_iter`` rounds: ``x <- x + delta (y - x)`` (iterative regularisation); every ``inner`` rounds,
     block matching on ``x`` collects the ``n_similar`` nearest patches of each reference patch (a grid with
     spacing ``step``; the group size shrinks by 10 at each re-match, as in the authors' code); each
-    centred group ``Y`` (k patches) is replaced by ``U diag(sx) V^T`` where ``sx`` solves
-    ``sx = s - C / (sx + eps)``, ``C = c sqrt(k) sigma_n^2`` (the WNNM prox with weights
-    ``w_i = c sqrt(k) / (sigma_i(X) + eps)``); estimates are averaged by scatter-add. After the first
-    round the per-patch noise level is re-estimated as ``lam sqrt(|sigma^2 - mean((y - x)^2)|)``.
-    All groups are processed in batches with ``torch.linalg.eigh`` on the ``d x d`` Gram matrices.
+    centred group ``Y`` (k patches, singular values ``s``) is replaced by ``U diag(sx) V^T``, the weighted
+    nuclear norm prox with weights ``w_i = c sqrt(k) sigma_n^2 / (sigma_i(X) + eps)``: as in the authors'
+    code, ``reweight`` rounds of ``sx = max(s - w, 0)`` started from the clean-signal estimate
+    ``sigma_i(X) = sqrt(max(s^2 - k sigma_n^2, 0))`` (``reweight=0``: the closed-form fixed point
+    ``sx = s - c sqrt(k) sigma_n^2 / (sx + eps)``); estimates are averaged with equal weights. After the
+    first round the per-patch noise level is re-estimated as ``lam sqrt(|sigma^2 - mean((y - x)^2)|)``.
+    All groups are processed in batches with ``torch.linalg.eigh`` on the smaller Gram matrix.
 
     Parameters
     ----------
@@ -478,18 +522,30 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         Default: the paper's settings by noise level (6/70/8/0.54 up to sigma 20, 7/90/12/0.56 up to 40,
         8/120/14/0.58 up to 60 on the 0-255 scale).
     c : float
-        Weight constant, ``2 sqrt(2)`` as in the paper (``C = c sqrt(k) sigma^2``). A sweep over
-        c in {1.5, 2, 2.83, 4, 5.66, 8} on camera 256 (sigma 15/25/50) found 2.83 best at every sigma.
+        Weight constant, ``2 sqrt(2)`` as in the paper (``w_i = c sqrt(k) sigma_n^2 / (sigma_i + eps)``).
+        Sweeps on camera and chelsea 256 at sigma 25 (c 2.3/2.83/3.4, lam -/+0.06, 16 iterations, delta
+        0.07) moved the PSNR by at most 0.05 dB: the paper's values are kept.
     delta : float
         Iterative regularisation step.
     step : int, optional
-        Spacing of the reference patches (default ``(patch_size + 1) // 2``).
+        Spacing of the reference patches; default the authors' ``floor(patch_size / 2 - 1)`` (2 for
+        patch 6, 3 for 8 and 9), but 3 for patch 7 (sigma 21-40), where 2 costs twice the time (11x
+        bm3d at 512) for about 0.02 dB.
     window : int
-        Search radius of block matching (candidates come from the reference tile grown by it).
+        Search radius of block matching, 30 as in the paper: the references of a tile of 8 x 8 grid
+        positions share the candidates of the tile grown by ``window`` (a superset of each one's own
+        +-30 window).
     inner : int
         Block matching is redone every ``inner`` rounds.
+    reweight : int
+        Rounds of weight re-estimation per group (3 in the authors' code; 0: closed-form fixed point).
+    shared_groups : bool
+        With ``channel_axis``: match patches once on the distance summed over the channels and shrink
+        each channel's groups on their own (as colour BM3D groups on luminance); False: every channel
+        on its own. The front door :func:`aip.restore.denoise` first moves RGB images to an opponent
+        colour space, where the summed distance is dominated by the luminance.
     channel_axis : int, optional
-        Colour images are denoised channel by channel.
+        Axis of the channels of a colour image.
     device : str or torch.device, optional
         None (CPU), "cuda", "auto".
 
@@ -523,12 +579,19 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         prm["n_iter"] = check_int(n_iter, "n_iter", low=1)
     if lam is not None:
         prm["lam"] = check_positive(lam, "lam")
-    st = (prm["patch_size"] + 1) // 2 if step is None else check_int(step, "step", low=1)
+    if step is not None:
+        prm["step"] = check_int(step, "step", low=1)
+    elif patch_size is not None:
+        prm["step"] = max(prm["patch_size"] // 2 - 1, 1)
     knobs = dict(prm, c=check_positive(c, "c"), delta=check_positive(delta, "delta", allow_zero=True),
-                 step=st, window=check_int(window, "window", low=1), inner=check_int(inner, "inner", low=1),
-                 device=device)
+                 window=check_int(window, "window", low=1), inner=check_int(inner, "inner", low=1),
+                 reweight=check_int(reweight, "reweight", low=0), device=device)
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _wnnm_2d(img[..., 0], s, **knobs)[..., None]
+    if shared_groups and img.ndim == 3 and channel_axis is not None:
+        ax = check_int(channel_axis, "channel_axis", low=-3, high=2)
+        out = _wnnm_2d(np.ascontiguousarray(np.moveaxis(img, ax, 0)), s, **knobs)
+        return np.moveaxis(out, 0, ax)
     return per_channel(lambda ch: _wnnm_2d(ch, s, **knobs), img, channel_axis)
 
 
@@ -649,3 +712,158 @@ def inpaint_lowrank(image: Any, mask: Any, *, patch_size: int = 6, n_similar: in
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _inpaint_2d(img[..., 0], miss, **knobs)[..., None]
     return per_channel(lambda ch: _inpaint_2d(ch, miss, **knobs), img, channel_axis)
+
+
+# --------------------------------------------------------------------------------------------------
+# WNNM inpainting: annealed half-quadratic splitting with a group low-rank prior
+# --------------------------------------------------------------------------------------------------
+
+def _dct_pilot(img: np.ndarray, miss: np.ndarray, sigmas: np.ndarray, device: Any) -> np.ndarray:
+    """Stage 1: harmonic fill, then half-quadratic splitting with the DCT denoiser at the noise levels
+    ``sigmas`` (z <- D(x, s_k); x <- z with the known pixels put back)."""
+    import torch
+
+    from aip._shared.torch_bridge import resolve_device
+    from aip.restore import solvers
+    from aip.restore.transforms import denoise_dct
+    from aip.restore.variational import _harmonic_fill
+
+    dev = resolve_device(device)
+    x0 = torch.as_tensor(_harmonic_fill(img.astype(np.float32), miss), dtype=torch.float32, device=dev)
+    if len(sigmas) == 0:
+        return x0
+    y = torch.as_tensor(np.where(miss, 0.0, img), dtype=torch.float32, device=dev)
+    known = torch.as_tensor(~miss, device=dev)
+    fid = solvers.ConstraintFidelity(y, known)
+    # plain averaging of the block estimates (weighted=False) is the better DCT prior for inpainting
+    prior = solvers.DenoiserPrior(lambda a, s: denoise_dct(a, s, weighted=False, device=dev))
+    z = solvers.admm(fid, prior, x0, tau=[1.0] * len(sigmas), prior_sigmas=[float(s) for s in sigmas],
+                     half_quadratic=True)
+    return fid.prox(z)
+
+
+def _inpaint_wnnm_2d(img: np.ndarray, miss: np.ndarray, *, pilot: np.ndarray, sigmas: np.ndarray,
+                     patch_size: int, n_similar: int, step: int, window: int, rematch: int, c: float,
+                     device: Any, chunk: int = 4096) -> np.ndarray:
+    import torch
+
+    from aip._shared.torch_bridge import resolve_device
+    from aip.restore._patches import aggregate, block_match, extract, scatter_groups
+
+    dev = resolve_device(device)
+    h, w = img.shape
+    p = min(patch_size, h, w)
+    x = _dct_pilot(img, miss, pilot, dev)
+    y = torch.as_tensor(np.where(miss, 0.0, img), dtype=torch.float32, device=dev)
+    known = torch.as_tensor(~miss, device=dev)
+    grid = (h - p + 1, w - p + 1)
+    n_patches = grid[0] * grid[1]
+    groups = None
+    for it, s in enumerate(sigmas):
+        # z <- group WNNM denoiser at level s_k (block matching on x every `rematch` rounds)
+        px = extract(x, p)
+        if it % rematch == 0:
+            _, groups = block_match(px, grid, n_similar, step=step, window=window)
+        sig2 = torch.full((chunk,), float(s) ** 2, dtype=torch.float32, device=dev)
+        acc = torch.zeros(n_patches, p * p, dtype=torch.float32, device=dev)
+        cnt = torch.zeros(n_patches, dtype=torch.float32, device=dev)
+        for b in range(0, groups.shape[0], chunk):
+            gi = groups[b:b + chunk]
+            est, _ = _shrink_groups(px[gi], sig2[:gi.shape[0]], c, 1e-8, torch)
+            a, n = scatter_groups(est, gi, n_patches)
+            acc += a
+            cnt += n
+        num, den = aggregate(acc, cnt, (h, w), p)
+        z = torch.where(den > 0, num / den.clamp_min(1e-12), x)
+        # x <- projection on the data constraint (noise-free observed pixels)
+        x = torch.where(known, y, z)
+    return x.clamp(0, 1).cpu().numpy()
+
+
+def inpaint_wnnm(image: Any, mask: Any, *, sigma_start: float = 25 / 255, sigma_end: float = 1.5 / 255,
+                 n_iter: int = 60, pilot_start: float = 30 / 255, pilot_end: float = 2 / 255,
+                 pilot_iter: int = 40, patch_size: int = 6, n_similar: int = 50, step: int = 4,
+                 window: int = 15, rematch: int = 3, c: float = 2.0 * math.sqrt(2.0),
+                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+    """Inpainting by half-quadratic splitting with an annealed noise level and a WNNM group prior.
+
+    Plug-and-play half-quadratic splitting for the noise-free data constraint ``x = y`` on the observed
+    pixels: ``z <- D(x, s_k)`` (a denoiser at noise level ``s_k``), ``x <- z`` with the observed pixels put
+    back (the exact data step), with ``s_k`` decreasing geometrically (annealing, as in DPIR). Two stages:
+
+    1. pilot: harmonic interpolation, then ``pilot_iter`` rounds with the sliding-window DCT denoiser
+       (:func:`aip.restore.transforms.denoise_dct`), ``s_k`` from ``pilot_start`` to ``pilot_end``;
+    2. ``n_iter`` rounds with a group low-rank denoiser, ``s_k`` from ``sigma_start`` to ``sigma_end``: every
+       ``rematch`` rounds block matching on the current estimate collects the ``n_similar`` nearest
+       ``patch_size`` patches of reference patches every ``step`` pixels; each centred group's singular
+       values are shrunk by the WNNM rule ``sx = s - C / (sx + eps)``, ``C = c sqrt(k) s_k^2`` (as in
+       :func:`denoise_wnnm`), and the estimates are averaged back.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, C), float in [0, 1]
+        Values at missing pixels are ignored.
+    mask : bool array (H, W)
+        True where pixels are missing.
+    sigma_start, sigma_end, n_iter : float, float, int
+        Noise levels (image scale) and rounds of the group stage.
+    pilot_start, pilot_end, pilot_iter : float, float, int
+        The same for the DCT pilot stage (``pilot_iter=0``: start from the harmonic fill).
+    patch_size, n_similar, step, window, rematch : int
+        Block matching: patch side, group size, spacing of the reference patches, search radius, rounds
+        between two matchings.
+    c : float
+        WNNM weight constant (``2 sqrt(2)`` as in the paper).
+    channel_axis : int, optional
+        Colour images are inpainted channel by channel.
+    device : str or torch.device, optional
+        None (CPU), ``"cuda"``, ``"auto"``.
+
+    Returns
+    -------
+    array of the input's shape, float32; the observed pixels are returned unchanged.
+
+    Notes
+    -----
+    Defaults chosen on camera and astronaut (gray 256, 80% random pixels missing) and checked on coffee
+    and chelsea: mean PSNR over the four 28.15 dB at 80% missing (scikit-image's biharmonic 26.38 dB,
+    :func:`~aip.restore.variational.inpaint_pnp` 27.02 dB), 34.69 dB at 50% and 31.90 dB with a text mask
+    (``benchmarks/results/restore.md``). Fewer group rounds lose a little at 80% on camera and astronaut
+    (40 rounds: -0.15 dB, 20: about -0.5 dB); a round takes about 0.5 s, the whole 35-45 s for a
+    256 x 256 image on one CPU thread.
+
+    References
+    ----------
+    K. Zhang, Y. Li, W. Zuo, L. Zhang, L. Van Gool, R. Timofte, "Plug-and-play image restoration with deep
+    denoiser prior", IEEE TPAMI 44(10), 2022 (half-quadratic splitting, annealed noise level).
+    S. Gu, L. Zhang, W. Zuo, X. Feng, "Weighted nuclear norm minimization with application to image
+    denoising", CVPR 2014.
+    O. G. Guleryuz, "Nonlinear approximation based image recovery using adaptive sparse reconstructions and
+    iterated denoising", IEEE TIP 15(3), 2006.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.tile(np.linspace(0, 1, 32), (32, 1)).astype(np.float32)
+    >>> mask = np.random.default_rng(0).random(img.shape) < 0.5
+    >>> out = inpaint_wnnm(np.where(mask, 0, img), mask, n_iter=3, pilot_iter=3)
+    >>> bool(np.abs(out - img)[mask].mean() < 0.02)
+    True
+    """
+    img = as_image(image, "image")
+    miss = as_mask(mask, img.shape[:2], "mask")
+    if miss.all():
+        raise ValueError("mask: expected at least one known pixel, got every pixel missing")
+    n_iter = check_int(n_iter, "n_iter", low=0)
+    pilot_iter = check_int(pilot_iter, "pilot_iter", low=0)
+    s0, s1 = check_positive(sigma_start, "sigma_start"), check_positive(sigma_end, "sigma_end")
+    p0, p1 = check_positive(pilot_start, "pilot_start"), check_positive(pilot_end, "pilot_end")
+    knobs = {"pilot": np.geomspace(p0, p1, pilot_iter) if pilot_iter > 1 else np.full(pilot_iter, p1),
+             "sigmas": np.geomspace(s0, s1, n_iter) if n_iter > 1 else np.full(n_iter, s1),
+             "patch_size": check_int(patch_size, "patch_size", low=2),
+             "n_similar": check_int(n_similar, "n_similar", low=2), "step": check_int(step, "step", low=1),
+             "window": check_int(window, "window", low=1), "rematch": check_int(rematch, "rematch", low=1),
+             "c": check_positive(c, "c"), "device": device}
+    if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
+        return _inpaint_wnnm_2d(img[..., 0], miss, **knobs)[..., None]
+    return per_channel(lambda ch: _inpaint_wnnm_2d(ch, miss, **knobs), img, channel_axis)
