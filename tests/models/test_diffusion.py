@@ -95,6 +95,12 @@ def test_samples_shape_range_and_determinism(trained):
     assert torch.equal(c, d)                  # eta = 0: the generator plays no part after x_T
     e = trained.sample(3, y=y, steps=10, eta=1.0, x_T=xT.clone(), generator=torch.Generator().manual_seed(2))
     assert not torch.equal(c, e)
+    # the timestep spacing reaches the scheduler: trailing ends at t = 9 instead of 0, so it gives other samples
+    assert trained.make_scheduler("ddim", 10, spacing="trailing").timesteps.tolist() == list(range(99, 0, -10))
+    f = trained.sample(3, y=y, steps=10, eta=0.0, x_T=xT.clone(), spacing="trailing")
+    assert f.shape == c.shape and not torch.equal(c, f)
+    with pytest.raises(ValueError, match="spacing: expected one of"):
+        trained.sample(3, y=y, steps=10, spacing="even")
 
 
 def test_ddim_inversion_round_trip_with_the_network():

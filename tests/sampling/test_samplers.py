@@ -19,6 +19,7 @@ from aip.sampling import (
     diffusion_sample,
     geometric_sigmas,
     langevin_sample,
+    spaced_timesteps,
 )
 
 MU, S = 0.3, 0.5          # data x0 ~ N(MU, S^2) per coordinate
@@ -78,6 +79,34 @@ def test_samplers_with_exact_model_recover_the_data_distribution(kind):
         x = diffusion_sample(fn, scheduler, (20000,), generator=g, dtype=torch.float64)
         assert x.mean().item() == pytest.approx(MU, abs=0.02), type(scheduler).__name__
         assert x.std().item() == pytest.approx(S, rel=0.04), type(scheduler).__name__
+
+
+@pytest.mark.parametrize("spacing", ["linspace", "leading", "trailing", "quadratic"])
+def test_timestep_spacings(spacing):
+    for T, n in ((1000, 50), (1000, 1000), (10, 3), (7, 1)):
+        ts = spaced_timesteps(T, n, spacing)
+        assert ts.numel() == n and len(set(ts.tolist())) == n
+        assert bool((ts[:-1] > ts[1:]).all()) and 0 <= int(ts[-1]) and int(ts[0]) <= T - 1
+        if n == T:
+            assert ts.tolist() == list(range(T - 1, -1, -1))
+    expected = {"linspace": [999, 979, 958], "leading": [980, 960, 940], "trailing": [999, 979, 959],
+                "quadratic": [999, 958, 919]}
+    assert spaced_timesteps(1000, 50, spacing)[:3].tolist() == expected[spacing]
+    last = {"linspace": 0, "leading": 0, "trailing": 19, "quadratic": 0}
+    assert int(spaced_timesteps(1000, 50, spacing)[-1]) == last[spacing]
+    assert DDIMScheduler(NoiseSchedule("linear", 1000), spacing=spacing).set_timesteps(50).tolist() == \
+        spaced_timesteps(1000, 50, spacing).tolist()
+
+
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "quadratic"])
+def test_ddim_with_exact_model_recovers_the_data_for_every_spacing(spacing):
+    sched = NoiseSchedule("linear", 1000)
+    ddim = DDIMScheduler(sched, spacing=spacing)
+    ddim.set_timesteps(100)
+    x = diffusion_sample(gaussian_eps(sched), ddim, (20000,), generator=torch.Generator().manual_seed(0),
+                         dtype=torch.float64)
+    assert x.mean().item() == pytest.approx(MU, abs=0.02)
+    assert x.std().item() == pytest.approx(S, rel=0.05)
 
 
 def test_ddim_inversion_round_trip():
@@ -153,6 +182,8 @@ def test_scheduler_errors():
         ddim.step(torch.zeros(1, 1, 3, 3), 99, x)
     with pytest.raises(ValueError, match=r"num_inference_steps: expected an integer in \[1, 100\]"):
         ddim.set_timesteps(101)
+    with pytest.raises(ValueError, match="spacing: expected one of"):
+        DDIMScheduler(spacing="uniform")
     with pytest.raises(ValueError, match="variance: expected one of"):
         DDPMScheduler(variance="learned")
     with pytest.raises(TypeError, match="schedule: expected a NoiseSchedule"):

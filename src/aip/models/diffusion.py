@@ -162,15 +162,16 @@ class DDPM(GenerativeModel):
         return classifier_free_guidance(out[:n], out[n:], guidance)
 
     def make_scheduler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None,
-                       clip_sample: bool = True):
+                       clip_sample: bool = True, spacing: str = "linspace"):
         """The DDPM or DDIM scheduler on this model's schedule, with ``steps`` timesteps set."""
         cfg = self.config
         sampler = check_choice(sampler or cfg.sampler, "sampler", ("ddpm", "ddim"))
         if sampler == "ddpm":
-            sched = DDPMScheduler(self.schedule, clip_sample=clip_sample)
+            sched = DDPMScheduler(self.schedule, clip_sample=clip_sample, spacing=spacing)
             steps = cfg.num_timesteps if steps is None else steps
         else:
-            sched = DDIMScheduler(self.schedule, eta=cfg.eta if eta is None else eta, clip_sample=clip_sample)
+            sched = DDIMScheduler(self.schedule, eta=cfg.eta if eta is None else eta, clip_sample=clip_sample,
+                                  spacing=spacing)
             steps = cfg.sample_steps if steps is None else steps
         sched.set_timesteps(check_int(steps, "steps", low=1, high=cfg.num_timesteps))
         return sched
@@ -185,17 +186,18 @@ class DDPM(GenerativeModel):
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                sampler: Literal["ddpm", "ddim"] | None = None, steps: int | None = None, eta: float | None = None,
                guidance: float | None = None, classifier: nn.Module | None = None, classifier_scale: float = 1.0,
-               x_T: torch.Tensor | None = None, clip_sample: bool = True, progress: bool = False,
-               **kwargs: Any) -> torch.Tensor:
+               x_T: torch.Tensor | None = None, clip_sample: bool = True, spacing: str = "linspace",
+               progress: bool = False, **kwargs: Any) -> torch.Tensor:
         """Draw ``n`` images in [0, 1] with DDPM (Algorithm 2) or DDIM (default: config.sampler, 50 steps).
 
         ``y=None`` on a conditional model uses the labels 0, 1, 2, ... cycling. ``guidance`` is the
         classifier-free scale w; ``classifier`` (a :class:`NoiseAwareClassifier`) adds classifier guidance.
-        ``clip_sample`` clips the x_0 estimate to [-1, 1] at each step (turn off to undo ``invert`` exactly).
+        ``clip_sample`` clips the x_0 estimate to [-1, 1] at each step (turn off to undo ``invert`` exactly);
+        ``spacing`` picks how the ``steps`` timesteps are spread (:func:`aip.sampling.spaced_timesteps`).
         """
         if kwargs:
             raise TypeError(f"sample: unexpected keyword arguments {sorted(kwargs)}; expected sampler, steps, "
-                            "eta, guidance, classifier, classifier_scale, x_T, clip_sample, progress")
+                            "eta, guidance, classifier, classifier_scale, x_T, clip_sample, spacing, progress")
         n = check_int(n, "n", low=1)
         device = next(self.parameters()).device
         y = check_labels(y, n, self.config.num_classes) if y is not None else self.default_labels(n, device)
@@ -205,7 +207,7 @@ class DDPM(GenerativeModel):
                                                                                    allow_zero=True)
         if classifier is not None and y is None:
             raise ValueError("classifier: classifier guidance needs labels y, got None")
-        sched = self.make_scheduler(sampler, steps, eta, clip_sample)
+        sched = self.make_scheduler(sampler, steps, eta, clip_sample, spacing)
         c, s = self.config.in_channels, self.config.image_size
         was_training = self.training
         self.eval()

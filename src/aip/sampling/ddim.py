@@ -36,18 +36,20 @@ class DDIMScheduler(TimestepScheduler):
         Stochasticity (0: deterministic DDIM, 1: DDPM-like); can be overridden per ``step``.
     clip_sample : bool
         Clip the x_0 estimate to [-1, 1] (the noise estimate is then recomputed from it).
+    spacing : {"linspace", "leading", "trailing", "quadratic"}
+        How ``set_timesteps(n)`` spreads the ``n`` timesteps (see :func:`spaced_timesteps`).
 
     Example
     -------
     >>> sched = DDIMScheduler(NoiseSchedule("cosine"))
     >>> sched.set_timesteps(50)[:3].tolist()
-    [999, 979, 959]
+    [999, 979, 958]
     """
 
     def __init__(self, schedule: NoiseSchedule | None = None, *, eta: float = 0.0, clip_sample: bool = False,
-                 clip_range: float = 1.0) -> None:
+                 clip_range: float = 1.0, spacing: str = "linspace") -> None:
         self.eta = check_positive(eta, "eta", allow_zero=True)
-        super().__init__(schedule, clip_sample=clip_sample, clip_range=clip_range)
+        super().__init__(schedule, clip_sample=clip_sample, clip_range=clip_range, spacing=spacing)
 
     def step(self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor, *,
              eta: float | None = None, generator: torch.Generator | None = None,

@@ -35,6 +35,8 @@ class DDPMScheduler(TimestepScheduler):
         ``sigma_t^2 = beta_tilde_t`` or ``beta_t`` (Ho 2020 reports both work similarly).
     clip_sample : bool
         Clip the x_0 estimate to [-1, 1] before forming the posterior mean (as in Ho 2020's code).
+    spacing : {"linspace", "leading", "trailing", "quadratic"}
+        How ``set_timesteps(n)`` spreads ``n < T`` timesteps (see :func:`spaced_timesteps`).
 
     Example
     -------
@@ -46,9 +48,9 @@ class DDPMScheduler(TimestepScheduler):
 
     def __init__(self, schedule: NoiseSchedule | None = None, *,
                  variance: Literal["fixed_small", "fixed_large"] = "fixed_small",
-                 clip_sample: bool = True, clip_range: float = 1.0) -> None:
+                 clip_sample: bool = True, clip_range: float = 1.0, spacing: str = "linspace") -> None:
         self.variance = check_choice(variance, "variance", ("fixed_small", "fixed_large"))
-        super().__init__(schedule, clip_sample=clip_sample, clip_range=clip_range)
+        super().__init__(schedule, clip_sample=clip_sample, clip_range=clip_range, spacing=spacing)
 
     def step(self, model_output: torch.Tensor, t: int | torch.Tensor, sample: torch.Tensor, *,
              generator: torch.Generator | None = None, variance_noise: torch.Tensor | None = None

@@ -166,7 +166,7 @@ def geometric_sigmas(sigma_max: float = 1.0, sigma_min: float = 0.01, num: int =
 
     Example
     -------
-    >>> geometric_sigmas(1.0, 0.01, 3).tolist()
+    >>> [round(v, 12) for v in geometric_sigmas(1.0, 0.01, 3).tolist()]
     [1.0, 0.1, 0.01]
     """
     sigma_max = check_positive(sigma_max, "sigma_max")
@@ -190,11 +190,41 @@ class SchedulerOutput:
         return iter((self.prev_sample, self.pred_original_sample))
 
 
-def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int) -> torch.Tensor:
-    """``num_inference_steps`` timesteps evenly spread over [0, T-1], descending, always holding T-1."""
+SPACINGS = ("linspace", "leading", "trailing", "quadratic")
+
+
+def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int,
+                     spacing: Literal["linspace", "leading", "trailing", "quadratic"] = "linspace") -> torch.Tensor:
+    """``num_inference_steps`` distinct timesteps of the reverse process in [0, T-1], descending.
+
+    ``spacing`` (names as diffusers' ``timestep_spacing``, plus the DDIM paper's quadratic one):
+
+    * ``"linspace"``: ``round(linspace(0, T-1, n))``, holds both 0 and T-1;
+    * ``"leading"``: ``k * (T // n)`` for ``k = 0 .. n-1`` (holds 0, not T-1);
+    * ``"trailing"``: ``round(T - k T / n) - 1`` for ``k = 0 .. n-1`` (holds T-1, last step from ``T/n - 1``);
+    * ``"quadratic"``: ``floor(c k^2)`` with ``c = (T-1)/(n-1)^2`` (Song et al. 2021, appendix D.2), made
+      strictly increasing, so small timesteps are denser.
+
+    Example
+    -------
+    >>> spaced_timesteps(1000, 4, "trailing").tolist()
+    [999, 749, 499, 249]
+    """
     T = check_int(num_train_timesteps, "num_train_timesteps", low=1)
     n = check_int(num_inference_steps, "num_inference_steps", low=1, high=T)
-    ts = torch.linspace(0, T - 1, n, dtype=torch.float64).round().long()
+    check_choice(spacing, "spacing", SPACINGS)
+    k = torch.arange(n, dtype=torch.float64)
+    if spacing == "linspace":
+        ts = torch.linspace(0, T - 1, n, dtype=torch.float64).round().long()
+    elif spacing == "leading":
+        ts = (k * (T // n)).long()
+    elif spacing == "trailing":
+        ts = (T - k * T / n).round().long().flip(0) - 1
+    else:
+        ts = (k**2 * ((T - 1) / max(n - 1, 1) ** 2)).floor().long()
+        # floor(c k^2) repeats small values when n^2 > T: push each up to one above its predecessor
+        for i in range(1, n):
+            ts[i] = max(int(ts[i]), int(ts[i - 1]) + 1)
     return ts.flip(0)
 
 
@@ -202,7 +232,7 @@ class TimestepScheduler:
     """Shared part of the discrete-time samplers: the schedule, ``set_timesteps`` and ``prev_timestep``."""
 
     def __init__(self, schedule: NoiseSchedule | None = None, *, clip_sample: bool = False,
-                 clip_range: float = 1.0) -> None:
+                 clip_range: float = 1.0, spacing: str = "linspace") -> None:
         if schedule is None:
             schedule = NoiseSchedule()
         if not isinstance(schedule, NoiseSchedule):
@@ -210,6 +240,7 @@ class TimestepScheduler:
         self.schedule = schedule
         self.clip_sample = bool(clip_sample)
         self.clip_range = check_positive(clip_range, "clip_range")
+        self.spacing = check_choice(spacing, "spacing", SPACINGS)
         self.set_timesteps(schedule.num_timesteps)
 
     @property
@@ -218,7 +249,7 @@ class TimestepScheduler:
 
     def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
         """Choose the timesteps of the reverse process (descending); returns them."""
-        self.timesteps = spaced_timesteps(self.num_train_timesteps, num_inference_steps)
+        self.timesteps = spaced_timesteps(self.num_train_timesteps, num_inference_steps, self.spacing)
         self.num_inference_steps = int(self.timesteps.numel())
         self._prev = {int(a): int(b) for a, b in zip(self.timesteps[:-1], self.timesteps[1:])}
         self._prev[int(self.timesteps[-1])] = -1
