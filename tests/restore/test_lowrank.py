@@ -246,7 +246,7 @@ def test_wnnm_group_shrinkage_equals_svd_reference(k, d, reweight):
 
 
 def test_wnnm_defaults_follow_the_authors():
-    """Reference spacing floor(p/2 - 1) and the paper's settings by sigma; reweight=3 vs the closed form."""
+    """The paper's settings by sigma (reference spacing floor(p/2 - 1) but 3 for p = 7), 3 reweightings."""
     import aip.restore.lowrank as L
 
     calls = []

@@ -2,7 +2,10 @@
 
 Training (Algorithm 1): x_0 in [-1, 1] (the [0, 1] batch rescaled), t ~ U{0..T-1}, eps ~ N(0, I),
 ``L_simple = || eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t, y) ||^2`` (mean over
-pixels). For classifier-free guidance (Ho & Salimans 2021) a conditional model replaces each label by the null
+pixels). With ``prediction="v"`` the network predicts instead ``v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0``
+(Salimans & Ho 2022) and the loss is the MSE on v; :meth:`DDPM.eps` converts the output to
+``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` so the samplers, guidance and inversion are shared.
+For classifier-free guidance (Ho & Salimans 2021) a conditional model replaces each label by the null
 label with probability ``p_uncond`` (0.1), so one network gives both eps(x, t, y) and eps(x, t, null).
 
 Sampling uses :mod:`aip.sampling`: DDPM ancestral steps (Algorithm 2) or DDIM with ``eta``; guidance
@@ -15,6 +18,7 @@ Ho, Jain, Abbeel, "Denoising Diffusion Probabilistic Models", NeurIPS 2020.
 Song, Meng, Ermon, "Denoising Diffusion Implicit Models", ICLR 2021.
 Ho, Salimans, "Classifier-Free Diffusion Guidance", 2021.
 Dhariwal, Nichol, "Diffusion Models Beat GANs on Image Synthesis", NeurIPS 2021.
+Salimans, Ho, "Progressive Distillation for Fast Sampling of Diffusion Models", ICLR 2022 (v-prediction).
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ class DDPMConfig:
 
     The default network (about 0.8 M parameters) works on a 2x2 space-to-depth view of 28x28 images with
     three resolutions (14, 7, 4) and attention at the lowest. ``patch_size=None`` means 2 for even image sides
-    and 1 for odd ones.
+    and 1 for odd ones. ``prediction`` is the network's target: ``"eps"`` (the noise, Ho 2020) or ``"v"``
+    (Salimans & Ho 2022).
     """
 
     image_size: int = 28
@@ -66,6 +71,7 @@ class DDPMConfig:
     num_heads: int = 4
     dropout: float = 0.0
     schedule: str = "linear"
+    prediction: str = "eps"
     num_timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
@@ -79,6 +85,7 @@ class DDPMConfig:
 
     def validate(self) -> None:
         check_choice(self.schedule, "schedule", ("linear", "cosine"))
+        check_choice(self.prediction, "prediction", ("eps", "v"))
         check_choice(self.sampler, "sampler", ("ddpm", "ddim"))
         check_int(self.num_timesteps, "num_timesteps", low=2)
         check_int(self.sample_steps, "sample_steps", low=1, high=self.num_timesteps)
@@ -144,22 +151,44 @@ class DDPM(GenerativeModel):
         if y is not None and cfg.p_uncond > 0:
             drop = torch.rand(b, device=x.device) < cfg.p_uncond
             y = torch.where(drop, torch.full_like(y, self.unet.null_label), y)
-        loss = F.mse_loss(self.unet(xt, t, y), noise)
+        if cfg.prediction == "v":
+            sa, sb = self._signal_noise(t, x0)
+            target = sa * noise - sb * x0
+        else:
+            target = noise
+        loss = F.mse_loss(self.unet(xt, t, y), target)
         return {"loss": loss}
+
+    def _signal_noise(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sqrt(alpha_bar_t)`` and ``sqrt(1 - alpha_bar_t)`` (computed in float64), shaped to broadcast."""
+        ab = self.schedule.alpha_bar.to(like.device)[t.to(like.device).long()]
+        shape = (-1,) + (1,) * (like.ndim - 1)
+        return ab.sqrt().to(like.dtype).reshape(shape), (1 - ab).sqrt().to(like.dtype).reshape(shape)
+
+    def v_to_eps(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` (Salimans & Ho 2022, Appendix D)."""
+        sa, sb = self._signal_noise(t, x)
+        return sb * x + sa * v
 
     # -- sampling ---------------------------------------------------------------------------------------
     def eps(self, x: torch.Tensor, t: int | torch.Tensor, y: torch.Tensor | None = None, *,
             guidance: float = 1.0) -> torch.Tensor:
-        """Guided noise estimate ``eps_u + guidance * (eps_c - eps_u)`` (one batched call when mixing)."""
+        """Guided noise estimate ``eps_u + guidance * (eps_c - eps_u)`` (one batched call when mixing).
+
+        A v-prediction network's outputs are combined first and the guided v is then converted to eps; the
+        conversion is affine in v with the same x_t in both branches, so this equals guiding the two eps.
+        """
         n = x.shape[0]
         t = torch.as_tensor(t, device=x.device).expand(n) if torch.as_tensor(t).ndim == 0 else t
         if y is None or guidance == 1.0:
-            return self.unet(x, t, y)
-        null = torch.full_like(y, self.unet.null_label)
-        if guidance == 0.0:
-            return self.unet(x, t, null)
-        out = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([null, y]))
-        return classifier_free_guidance(out[:n], out[n:], guidance)
+            out = self.unet(x, t, y)
+        elif guidance == 0.0:
+            out = self.unet(x, t, torch.full_like(y, self.unet.null_label))
+        else:
+            null = torch.full_like(y, self.unet.null_label)
+            both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([null, y]))
+            out = classifier_free_guidance(both[:n], both[n:], guidance)
+        return self.v_to_eps(x, t, out) if self.config.prediction == "v" else out
 
     def make_scheduler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None,
                        clip_sample: bool = True, spacing: str = "linspace"):
