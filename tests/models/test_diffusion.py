@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from aip.models import DDPM, NCSN, DDPMConfig, NCSNConfig, NoiseAwareClassifier, UNet, UNetConfig, build_model
 from aip.models.diffusion import NoiseAwareClassifierConfig
+from aip.train.models import make_config
 
 TINY = {"image_size": 8, "base_channels": 8, "channel_mult": (1, 2), "patch_size": 1, "num_heads": 2, "num_timesteps": 100,
             "sample_steps": 10}
@@ -50,6 +51,58 @@ def test_ddpm_loss_is_l_simple_and_decreases():
     torch.testing.assert_close(got, F.mse_loss(model.unet(xt, t, yy), noise))
     losses = fit(model, x, y, 40)
     assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
+
+
+def test_v_prediction_conversions_are_consistent():
+    # closed forms in float64: v = sqrt(ab) eps - sqrt(1-ab) x0, x0 = sqrt(ab) x_t - sqrt(1-ab) v,
+    # eps = sqrt(1-ab) x_t + sqrt(ab) v; v_to_eps then predict_x0 recovers x0, also at t = T-1
+    model = DDPM(DDPMConfig(prediction="v", **TINY))
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(4, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn(4, 1, 8, 8, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 10, 50, 99])
+    ab = model.schedule.alpha_bar[t].view(-1, 1, 1, 1)
+    xt = model.schedule.q_sample(x0, t, eps)
+    v = ab.sqrt() * eps - (1 - ab).sqrt() * x0
+    torch.testing.assert_close(ab.sqrt() * xt - (1 - ab).sqrt() * v, x0, rtol=0, atol=1e-12)
+    torch.testing.assert_close(model.v_to_eps(xt, t, v), eps, rtol=0, atol=1e-12)
+    torch.testing.assert_close(model.schedule.predict_x0(xt, t, model.v_to_eps(xt, t, v)), x0, rtol=0, atol=1e-10)
+    # (x_t, v) is a rotation of (x0, eps) by the angle atan(sqrt((1-ab)/ab)): the pointwise norm is kept
+    assert float((v.square() + xt.square() - eps.square() - x0.square()).abs().max()) < 1e-12
+    # configs saved before the field existed (no "prediction" key) load as eps-prediction
+    assert make_config(DDPMConfig, {"base_channels": 8}).prediction == "eps"
+
+
+def test_v_prediction_loss_target_training_and_sampling():
+    torch.manual_seed(0)
+    model = DDPM(DDPMConfig(num_classes=4, prediction="v", **TINY))
+    x, y = tiny_data()
+    torch.manual_seed(3)
+    got = model(x, y)["loss"]
+    torch.manual_seed(3)
+    t = torch.randint(0, 100, (16,))
+    noise = torch.randn(16, 1, 8, 8)
+    drop = torch.rand(16) < 0.1
+    yy = torch.where(drop, torch.full_like(y, 4), y)
+    ab = model.schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
+    x0 = 2 * x - 1
+    xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    torch.testing.assert_close(got, F.mse_loss(model.unet(xt, t, yy), ab.sqrt() * noise - (1 - ab).sqrt() * x0))
+    losses = fit(model, x, y, 40)
+    assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
+    model.eval()
+    # eps() converts the (guided) v output; guidance w mixes the converted eps the same way
+    xt, tt, yq = torch.randn(3, 1, 8, 8), torch.tensor([5, 50, 95]), torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        v_c, v_u = model.unet(xt, tt, yq), model.unet(xt, tt, torch.full_like(yq, 4))
+        e_c, e_u = model.v_to_eps(xt, tt, v_c), model.v_to_eps(xt, tt, v_u)
+        torch.testing.assert_close(model.eps(xt, tt, yq), e_c)
+        torch.testing.assert_close(model.eps(xt, tt, yq, guidance=3.0), e_u + 3.0 * (e_c - e_u), atol=1e-5, rtol=1e-5)
+    for sampler, steps in (("ddim", 10), ("ddpm", 100)):
+        s = model.sample(3, y=yq, sampler=sampler, steps=steps, guidance=2.0, generator=torch.Generator().manual_seed(0))
+        assert s.shape == (3, 1, 8, 8) and float(s.min()) >= 0 and float(s.max()) <= 1
+    with pytest.raises(ValueError, match="prediction: expected one of eps, v"):
+        DDPM(DDPMConfig(prediction="x0", **TINY))
 
 
 @pytest.fixture(scope="module")
