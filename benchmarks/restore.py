@@ -25,6 +25,7 @@ Usage::
     python benchmarks/restore.py --quick          # small images, one sigma: a minute or two
     python benchmarks/restore.py                  # the full tables (gray 256; about 20-30 min on one core)
     python benchmarks/restore.py --tasks denoise --sizes 256 512 --skip ksvd
+    python benchmarks/restore.py --tasks denoise --sigmas 50 --merge   # redo sigma 50, keep the rest
 
 Writes benchmarks/results/restore.md, restore.json, restore_<task>_strip.png and restore_scatter.png
 (``--quick`` writes restore_quick.* so the full results are not overwritten).
@@ -485,6 +486,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
     if meta.get("merged_from"):
         intro += (f" Tasks were run one after the other (`--merge`); the earlier tables come from the run of "
                   f"{meta['merged_from']}.")
+    if meta.get("merged_settings"):
+        intro += (f" Denoising settings {', '.join(meta['merged_settings'])} were kept from that run; the other "
+                  "settings were re-run (all methods, side by side).")
     grid = ("skimage:nl_means (h), opencv:fastNlMeans (h), skimage:wiener (balance) and skimage:richardson_lucy "
             "(iterations) were run on a parameter grid and the best PSNR kept (an oracle choice in their favour); "
             "their time is that of one setting (the `param` field of the JSON rows names the choice). "
@@ -662,10 +666,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.merge and old_path.exists():
         old = json.loads(old_path.read_text())
-        kept = [r for r in old.get("rows", []) if r["task"] not in args.tasks]
+        # denoising is merged per setting (size/sigma): a run of some sigmas keeps the others' rows
+        redo = {f"{z}/sigma{s:g}" for z in sizes for s in sigmas} if "denoise" in args.tasks else set()
+        kept = [r for r in old.get("rows", []) if r["task"] not in args.tasks
+                or (r["task"] == "denoise" and r["setting"] not in redo)]
         now = set(args.tasks) | ({"upscale"} if "sr" in args.tasks else set())
-        kept_notes = [n for n in old.get("notes", []) if n.split("/")[0] not in now]
-        meta["merged_from"] = old.get("meta", {}).get("date")
+        kept_notes = [n for n in old.get("notes", []) if n.split("/")[0] not in now
+                      or (n.startswith("denoise/") and " on " in n
+                          and n.split(" on ", 1)[1].split(":", 1)[0].split()[-1] not in redo)]
+        old_meta = old.get("meta", {})
+        meta["merged_from"] = old_meta.get("date")
+        kept_den = sorted({r["setting"] for r in kept if r["task"] == "denoise"})
+        if kept_den:
+            meta["merged_settings"] = kept_den
+            if set(kept_den) <= set(old_meta.get("merged_settings", [])):  # kept rows older than the old run
+                meta["merged_from"] = old_meta.get("merged_from")
 
     def save(final: bool = False):
         rows = kept + run.rows

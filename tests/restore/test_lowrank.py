@@ -246,7 +246,8 @@ def test_wnnm_group_shrinkage_equals_svd_reference(k, d, reweight):
 
 
 def test_wnnm_defaults_follow_the_authors():
-    """The paper's settings by sigma (reference spacing floor(p/2 - 1) but 3 for p = 7), 3 reweightings."""
+    """The paper's settings by sigma (reference spacing floor(p/2 - 1) but 3 for p = 7, 5 for p >= 8),
+    3 reweightings."""
     import aip.restore.lowrank as L
 
     calls = []
@@ -258,7 +259,7 @@ def test_wnnm_defaults_follow_the_authors():
     finally:
         L._wnnm_2d = real
     assert [(c["patch_size"], c["n_similar"], c["n_iter"], c["step"]) for c in calls] == \
-        [(6, 70, 8, 2), (7, 90, 12, 3), (8, 120, 14, 3), (9, 140, 14, 3)]
+        [(6, 70, 8, 2), (7, 90, 12, 3), (8, 120, 14, 5), (9, 140, 14, 5)]
     assert {(c["window"], c["reweight"], c["inner"]) for c in calls} == {(30, 3, 2)}
 
 

@@ -47,6 +47,24 @@ def scatter_groups(estimates: torch.Tensor, index: torch.Tensor, n_patches: int,
     return acc, cnt
 
 
+def group_pass(patches: torch.Tensor, groups: torch.Tensor, estimate, shape: tuple[int, int], p: int, *,
+               chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Estimate every group ``estimate(patches[g])`` (chunk by chunk) and aggregate into image sums and weights.
+
+    ``estimate`` maps stacked groups ``(G, k, d)`` to estimates of the same shape; returns the aggregated
+    numerator and denominator images of :func:`aggregate` (divide where the denominator is positive).
+    """
+    n_patches = patches.shape[0]
+    acc = torch.zeros(n_patches, patches.shape[1], dtype=patches.dtype, device=patches.device)
+    cnt = torch.zeros(n_patches, dtype=patches.dtype, device=patches.device)
+    for b in range(0, groups.shape[0], chunk):
+        gi = groups[b:b + chunk]
+        a, n = scatter_groups(estimate(patches[gi]), gi, n_patches)
+        acc += a
+        cnt += n
+    return aggregate(acc, cnt, shape, p)
+
+
 def reference_grid(n: int, step: int) -> torch.Tensor:
     """Positions 0, step, 2 step, ... along one axis of ``n`` patch positions, always including ``n - 1``."""
     pos = list(range(0, n, step))
