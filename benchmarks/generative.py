@@ -719,8 +719,8 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
         verdicts.append(f"| cGAN class accuracy >= 90% | {acc:.3f} | {v} |")
     else:
         verdicts.append("| cGAN class accuracy >= 90% | - | not measured |")
-    verdicts.append("| speed targets (U-Net vs diffusers, 64 DDIM samples < 10 s) | see `diffusion_speed.md` | "
-                    "not measured here |")
+    verdicts.append("| speed targets (U-Net vs diffusers, 64 DDIM samples < 10 s) | see `diffusion_speed.md` and "
+                    "`sample_wall.md` | measured there |")
     head = ["## Targets (issue 4), at these reduced budgets", "", "| target | figure | verdict |", "|---|---|---|",
             *verdicts, ""]
     k = lines.index("| run | source | steps | wall s (training budget) | img/s | params | last losses |")
