@@ -337,6 +337,18 @@ def _train_ddpm_like_shipped(run_dir: Path, **change: Any) -> Path:
     return run_dir
 
 
+def _variant_run(run_dir: Path, **change: Any) -> tuple[Any, dict[str, Any]]:
+    """The shipped DDPM's recipe with one config change: trained into ``run_dir`` unless it holds a run."""
+    from aip.train.run import load_run
+
+    if not (run_dir / "checkpoints").is_dir():
+        _train_ddpm_like_shipped(run_dir, **change)
+    model, _ = load_run(run_dir)
+    facts = _run_facts(run_dir) if (run_dir / "log.jsonl").is_file() else {"source": str(run_dir)}
+    facts["params"] = sum(p.numel() for p in model.parameters())
+    return model, facts
+
+
 def _run_facts(run_dir: Path) -> dict[str, Any]:
     """Facts of a CLI (``aip train``) run directory: steps and wall seconds from its log."""
     cfg = json.loads((run_dir / "config.json").read_text())
@@ -378,7 +390,6 @@ def _load_budget_run(key: str, run_dir: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def medium_part(key: str, args: argparse.Namespace) -> dict[str, Any]:
-    from aip.train.run import load_run
     from aip.train.shipped import load_shipped
 
     b = MEDIUM
@@ -401,23 +412,14 @@ def medium_part(key: str, args: argparse.Namespace) -> dict[str, Any]:
     if key == "ddpm_samplers":
         return {"guidance": 1.0, "rows": _sampler_rows(load_shipped("ddpm"), n, SAMPLER_TABLE)}
     if key == "ddpm_cosine":
-        run_dir = Path(args.cosine_run) if args.cosine_run else work / "ddpm_cosine"
-        if not (run_dir / "checkpoints").is_dir():
-            _train_ddpm_like_shipped(run_dir, schedule="cosine")
-        model, _ = load_run(run_dir)
-        facts = _run_facts(run_dir) if (run_dir / "log.jsonl").is_file() else {"source": str(run_dir)}
-        facts["params"] = sum(p.numel() for p in model.parameters())
+        model, facts = _variant_run(Path(args.cosine_run) if args.cosine_run else work / "ddpm_cosine",
+                                    schedule="cosine")
         facts["guidance_table"] = [_eval_row(model, n, w, b["ddim_steps"]) for w in b["cosine_guidance"]]
         facts["sampler_rows"] = _sampler_rows(model, n, CHECK_SAMPLERS)
         facts["grid"] = _sample_grid(model, "ddpm_cosine", sampler="ddim", steps=b["ddim_steps"], guidance=2.0)
         return facts
     if key == "ddpm_v":
-        run_dir = Path(args.v_run) if args.v_run else work / "ddpm_v"
-        if not (run_dir / "checkpoints").is_dir():
-            _train_ddpm_like_shipped(run_dir, prediction="v")
-        model, _ = load_run(run_dir)
-        facts = _run_facts(run_dir) if (run_dir / "log.jsonl").is_file() else {"source": str(run_dir)}
-        facts["params"] = sum(p.numel() for p in model.parameters())
+        model, facts = _variant_run(Path(args.v_run) if args.v_run else work / "ddpm_v", prediction="v")
         facts["guidance_table"] = [_eval_row(model, n, w, b["ddim_steps"]) for w in b["v_guidance"]]
         # the shipped eps model at the scales its own part (GUIDANCE) does not cover, for the comparison
         eps = load_shipped("ddpm")

@@ -601,6 +601,15 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
 # Low-rank inpainting
 # --------------------------------------------------------------------------------------------------
 
+def _image_and_mask(image: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The checked image and its (H, W) missing-pixel mask, with at least one known pixel."""
+    img = as_image(image, "image")
+    miss = as_mask(mask, img.shape[:2], "mask")
+    if miss.all():
+        raise ValueError("mask: expected at least one known pixel, got every pixel missing")
+    return img, miss
+
+
 def _initial_fill(img: np.ndarray, miss: np.ndarray) -> np.ndarray:
     """Normalised convolution: Gaussian-weighted mean of the known pixels, widened until all are filled."""
     from scipy import ndimage
@@ -696,10 +705,7 @@ def inpaint_lowrank(image: Any, mask: Any, *, patch_size: int = 6, n_similar: in
     >>> bool(np.abs(out - img)[mask].mean() < 0.02)
     True
     """
-    img = as_image(image, "image")
-    miss = as_mask(mask, img.shape[:2], "mask")
-    if miss.all():
-        raise ValueError("mask: expected at least one known pixel, got every pixel missing")
+    img, miss = _image_and_mask(image, mask)
     knobs = {"patch_size": check_int(patch_size, "patch_size", low=2),
                  "n_similar": check_int(n_similar, "n_similar", low=2), "n_iter": check_int(n_iter, "n_iter", low=1),
                  "step": check_int(step, "step", low=1), "window": check_int(window, "window", low=1),
@@ -838,10 +844,7 @@ def inpaint_wnnm(image: Any, mask: Any, *, sigma_start: float = 25 / 255, sigma_
     >>> bool(np.abs(out - img)[mask].mean() < 0.02)
     True
     """
-    img = as_image(image, "image")
-    miss = as_mask(mask, img.shape[:2], "mask")
-    if miss.all():
-        raise ValueError("mask: expected at least one known pixel, got every pixel missing")
+    img, miss = _image_and_mask(image, mask)
     n_iter = check_int(n_iter, "n_iter", low=0)
     pilot_iter = check_int(pilot_iter, "pilot_iter", low=0)
     s0, s1 = check_positive(sigma_start, "sigma_start"), check_positive(sigma_end, "sigma_end")
