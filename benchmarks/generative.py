@@ -337,6 +337,17 @@ def _train_ddpm_like_shipped(run_dir: Path, **change: Any) -> Path:
     return run_dir
 
 
+def _paired_guidance_rows(base: dict[float, dict], other: dict[float, dict]) -> list[str]:
+    """Table rows ``| w | FID base | FID other | acc base | acc other |`` for each guidance of ``other``."""
+    out = []
+    for w, row in other.items():
+        b = base.get(w)
+        out.append(f"| {w:g} | {b['fid']:.2f} | {row['fid']:.2f} | {b['class_accuracy']:.3f} | "
+                   f"{row['class_accuracy']:.3f} |" if b else
+                   f"| {w:g} | - | {row['fid']:.2f} | - | {row['class_accuracy']:.3f} |")
+    return out
+
+
 def _variant_run(run_dir: Path, **change: Any) -> tuple[Any, dict[str, Any]]:
     """The shipped DDPM's recipe with one config change: trained into ``run_dir`` unless it holds a run."""
     from aip.train.run import load_run
@@ -555,11 +566,7 @@ def _v_prediction_lines(r: dict[str, Any], b: dict[str, Any], n: int, verdicts: 
               "MSE on v; the samplers get eps = sqrt(1 - alpha_bar) x_t + sqrt(alpha_bar) v, so the x0 estimate is "
               "sqrt(alpha_bar) x_t - sqrt(1 - alpha_bar) v, whose error is not amplified at high noise."), "",
              "| guidance | FID eps | FID v | acc eps | acc v |", "|---|---|---|---|---|"]
-    for w, row in vg.items():
-        e = eps.get(w)
-        lines.append(f"| {w:g} | {e['fid']:.2f} | {row['fid']:.2f} | {e['class_accuracy']:.3f} | "
-                     f"{row['class_accuracy']:.3f} |" if e else
-                     f"| {w:g} | - | {row['fid']:.2f} | - | {row['class_accuracy']:.3f} |")
+    lines += _paired_guidance_rows(eps, vg)
     rows = [{"label": f"DDIM-{b['ddim_steps']}", **vg[1.0]}] if 1.0 in vg else []
     rows += [row for row in f.get("sampler_rows", []) if row["label"] != "ancestral-1000"]
     a = next((row for row in f.get("sampler_rows", []) if row["label"] == "ancestral-1000"), None)
@@ -661,11 +668,7 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
         lines += [(f"## Cosine against linear schedule (same model and train config, {f.get('steps')} steps each; "
                   f"DDIM {b['ddim_steps']} steps, N = {n})"), "",
                   "| guidance | FID linear | FID cosine | acc linear | acc cosine |", "|---|---|---|---|---|"]
-        for w, row in cos.items():
-            l_ = lin.get(w)
-            lines.append(f"| {w:g} | {l_['fid']:.2f} | {row['fid']:.2f} | {l_['class_accuracy']:.3f} | "
-                         f"{row['class_accuracy']:.3f} |" if l_ else
-                         f"| {w:g} | - | {row['fid']:.2f} | - | {row['class_accuracy']:.3f} |")
+        lines += _paired_guidance_rows(lin, cos)
         worse = [w for w, row in cos.items() if w in lin and row["fid"] > lin[w]["fid"]]
         finding = ("cosine has the higher FID-LeNet at every guidance scale measured" if len(worse) == len(cos)
                    else "cosine has the lower FID-LeNet at every guidance scale measured" if not worse

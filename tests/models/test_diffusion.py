@@ -34,11 +34,9 @@ def fit(model, x, y, steps, lr=3e-3, fn=None):
     return losses
 
 
-def test_ddpm_loss_is_l_simple_and_decreases():
-    torch.manual_seed(0)
-    model = DDPM(DDPMConfig(num_classes=4, **TINY))
-    x, y = tiny_data()
-    # L_simple by hand with the same random draws (t, noise, label dropout)
+def _loss_and_draws_by_hand(model, x, y):
+    """The model's loss, and the network output, alpha_bar, noise and x0 of the same random draws
+    (seed 3: timesteps, noise, label dropout to the null label 4), redone by hand."""
     torch.manual_seed(3)
     got = model(x, y)["loss"]
     torch.manual_seed(3)
@@ -47,8 +45,18 @@ def test_ddpm_loss_is_l_simple_and_decreases():
     drop = torch.rand(16) < 0.1
     yy = torch.where(drop, torch.full_like(y, 4), y)
     ab = model.schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
-    xt = ab.sqrt() * (2 * x - 1) + (1 - ab).sqrt() * noise
-    torch.testing.assert_close(got, F.mse_loss(model.unet(xt, t, yy), noise))
+    x0 = 2 * x - 1
+    xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    return got, model.unet(xt, t, yy), ab, noise, x0
+
+
+def test_ddpm_loss_is_l_simple_and_decreases():
+    torch.manual_seed(0)
+    model = DDPM(DDPMConfig(num_classes=4, **TINY))
+    x, y = tiny_data()
+    # L_simple by hand with the same random draws (t, noise, label dropout)
+    got, pred, _ab, noise, _x0 = _loss_and_draws_by_hand(model, x, y)
+    torch.testing.assert_close(got, F.mse_loss(pred, noise))
     losses = fit(model, x, y, 40)
     assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
 
@@ -77,17 +85,8 @@ def test_v_prediction_loss_target_training_and_sampling():
     torch.manual_seed(0)
     model = DDPM(DDPMConfig(num_classes=4, prediction="v", **TINY))
     x, y = tiny_data()
-    torch.manual_seed(3)
-    got = model(x, y)["loss"]
-    torch.manual_seed(3)
-    t = torch.randint(0, 100, (16,))
-    noise = torch.randn(16, 1, 8, 8)
-    drop = torch.rand(16) < 0.1
-    yy = torch.where(drop, torch.full_like(y, 4), y)
-    ab = model.schedule.alpha_bar[t].float().view(-1, 1, 1, 1)
-    x0 = 2 * x - 1
-    xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-    torch.testing.assert_close(got, F.mse_loss(model.unet(xt, t, yy), ab.sqrt() * noise - (1 - ab).sqrt() * x0))
+    got, pred, ab, noise, x0 = _loss_and_draws_by_hand(model, x, y)
+    torch.testing.assert_close(got, F.mse_loss(pred, ab.sqrt() * noise - (1 - ab).sqrt() * x0))
     losses = fit(model, x, y, 40)
     assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
     model.eval()

@@ -333,6 +333,11 @@ def _impulse_response(method, n_it, ss):
     return float(out.sum()), float((marg * pos ** 2).sum() / marg.sum())
 
 
+def _sigma_h(ss, n_it):
+    """sigma_H of each iteration (Gastal & Oliveira, eq. 14): their variances add up to ss^2."""
+    return [ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1) for i in range(n_it)]
+
+
 def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
     # without edges each recursive pass is a symmetric exponential a^|n| of variance 2a/(1-a)^2, and the
     # iterations' sigma_H are chosen so the variances add up to sigma_spatial^2 (Gastal & Oliveira, eq. 14)
@@ -340,8 +345,7 @@ def test_domain_transform_impulse_variance_is_sigma_spatial_squared():
     total, var = _impulse_response("rf", n_it, ss)
     assert total == pytest.approx(1.0, abs=1e-4)
     expected = 0.0
-    for i in range(n_it):
-        sh = ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1)
+    for sh in _sigma_h(ss, n_it):
         a = math.exp(-math.sqrt(2) / sh)
         expected += 2 * a / (1 - a) ** 2
     assert var == pytest.approx(expected, rel=1e-3)
@@ -366,8 +370,8 @@ def test_domain_transform_nc_impulse_variance_and_constant():
     total, var = _impulse_response("nc", n_it, ss)
     assert total == pytest.approx(1.0, abs=1e-6)
     expected = 0.0
-    for i in range(n_it):
-        f = math.floor(math.sqrt(3) * ss * math.sqrt(3) * 2 ** (n_it - i - 1) / math.sqrt(4 ** n_it - 1))
+    for sh in _sigma_h(ss, n_it):
+        f = math.floor(math.sqrt(3) * sh)
         expected += f * (f + 1) / 3
     assert var == pytest.approx(expected, rel=1e-6)
     assert expected == pytest.approx(ss ** 2, rel=0.1)

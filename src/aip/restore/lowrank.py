@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 def _stable_eigh(gram, fast: bool = False):
     """Eigendecomposition of a batch of Gram matrices in float64 with a tiny ridge.
 
@@ -57,10 +56,10 @@ def _stable_eigh(gram, fast: bool = False):
         ridge = 1e-6 * (gram.diagonal(dim1=-2, dim2=-1).sum(-1).abs() + 1e-30)[..., None, None]
         try:
             ev, vec = torch.linalg.eigh(gram + ridge * torch.eye(d, dtype=gram.dtype, device=gram.device))
-            if bool(torch.isfinite(ev).all()) and bool(torch.isfinite(vec).all()):
-                return ev, vec
-        except RuntimeError:  # torch.linalg.LinAlgError: no convergence, redo in float64
-            pass
+        except RuntimeError:  # torch.linalg.LinAlgError: no convergence; the float64 path below decides
+            ev = vec = None
+        if ev is not None and bool(torch.isfinite(ev).all()) and bool(torch.isfinite(vec).all()):
+            return ev, vec
     g64 = gram.to(torch.float64)
     ridge = 1e-12 * (g64.diagonal(dim1=-2, dim2=-1).sum(-1).abs() + 1e-30)[..., None, None]
     ev, vec = torch.linalg.eigh(g64 + ridge * torch.eye(d, dtype=g64.dtype, device=g64.device))
