@@ -41,22 +41,23 @@ OPPONENT = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]]) \
     / np.sqrt([3.0, 2.0, 6.0])[:, None]
 
 
-def to_opponent(image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
-    """RGB -> orthonormal opponent space (:data:`OPPONENT`) along ``channel_axis`` (3 channels)."""
+def _mix_channels(image: np.ndarray, matrix: np.ndarray, channel_axis: int) -> np.ndarray:
+    """``matrix @ pixel`` for every pixel of a 3-channel image (float kept, integers to float64)."""
     moved = np.moveaxis(np.asarray(image), channel_axis, -1)
     if moved.shape[-1] != 3:
         raise ValueError(f"image: expected 3 channels along axis {channel_axis}, got shape {np.shape(image)}")
-    out = (moved @ OPPONENT.T).astype(moved.dtype if moved.dtype.kind == "f" else np.float64, copy=False)
+    out = (moved @ matrix.T).astype(moved.dtype if moved.dtype.kind == "f" else np.float64, copy=False)
     return np.moveaxis(out, -1, channel_axis)
+
+
+def to_opponent(image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
+    """RGB -> orthonormal opponent space (:data:`OPPONENT`) along ``channel_axis`` (3 channels)."""
+    return _mix_channels(image, OPPONENT, channel_axis)
 
 
 def from_opponent(image: np.ndarray, channel_axis: int = -1) -> np.ndarray:
     """Orthonormal opponent space -> RGB (the transpose of :data:`OPPONENT`), the inverse of :func:`to_opponent`."""
-    moved = np.moveaxis(np.asarray(image), channel_axis, -1)
-    if moved.shape[-1] != 3:
-        raise ValueError(f"image: expected 3 channels along axis {channel_axis}, got shape {np.shape(image)}")
-    out = (moved @ OPPONENT).astype(moved.dtype if moved.dtype.kind == "f" else np.float64, copy=False)
-    return np.moveaxis(out, -1, channel_axis)
+    return _mix_channels(image, OPPONENT.T, channel_axis)
 
 
 def in_opponent(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, channel_axis: int = -1) -> np.ndarray:

@@ -190,20 +190,17 @@ def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, o
     t = check_int(tile, "tile", low=8)
     o = check_int(overlap, "overlap", low=0, high=t // 2)
     h, w = img.shape[:2]
-    if halo > 0:
-        src = np.pad(img, ((halo, halo), (halo, halo)) + ((0, 0),) * (img.ndim - 2), mode=pad_mode)
-        inner = fn
+    src = np.pad(img, ((halo, halo), (halo, halo)) + ((0, 0),) * (img.ndim - 2), mode=pad_mode) if halo else img
 
-        def fn(piece: np.ndarray, sl: tuple[slice, slice]) -> np.ndarray:
+    def call(sl: tuple[slice, slice]) -> np.ndarray:
+        if halo:
             ys, xs = sl
-            out = np.asarray(inner(src[ys.start:ys.stop + 2 * halo, xs.start:xs.stop + 2 * halo]))
-            return out[halo:halo + piece.shape[0], halo:halo + piece.shape[1]]
+            res = np.asarray(fn(src[ys.start:ys.stop + 2 * halo, xs.start:xs.stop + 2 * halo]))
+            return res[halo:halo + ys.stop - ys.start, halo:halo + xs.stop - xs.start]
+        return np.asarray(fn(img[sl]) if extra is None else fn(img[sl], extra[sl]))
 
-        extra = np.empty((h, w), dtype=object)  # only its slices are used
     if h <= t and w <= t:
-        if halo > 0:
-            return fn(img, (slice(0, h), slice(0, w)))
-        return fn(img) if extra is None else fn(img, extra)
+        return call((slice(0, h), slice(0, w)))
 
     def starts(n: int) -> list[int]:
         if n <= t:
@@ -217,12 +214,7 @@ def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, o
     for y0 in starts(h):
         for x0 in starts(w):
             sl = (slice(y0, min(y0 + t, h)), slice(x0, min(x0 + t, w)))
-            piece = img[sl]
-            if halo > 0:
-                res = fn(piece, sl)
-            else:
-                res = fn(piece) if extra is None else fn(piece, extra[sl])
-            res = np.asarray(res)
+            res = call(sl)
             th, tw = res.shape[:2]
             wy = _ramp(th, o * scale, y0 == 0, y0 + t >= h)
             wx = _ramp(tw, o * scale, x0 == 0, x0 + t >= w)
@@ -332,9 +324,10 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         at the borders. ``"circular"``: run the method on the image as it is, for data blurred circularly
         (the DPIR benchmark protocol; exact there).
     tile, overlap : int, optional
-        Deconvolve ``tile`` x ``tile`` pieces (bounded memory for large images), each padded by mirroring
-        as for ``edges="mirror"``, blended with linear ramps over ``overlap`` pixels (default: twice the
-        kernel size, at least 16).
+        Deconvolve ``tile`` x ``tile`` pieces (bounded memory for large images), each with a halo of twice
+        the kernel size cut from its neighbours (at the image's borders: mirrored, or wrapped for
+        ``edges="circular"``), blended with linear ramps over ``overlap`` pixels (default: twice the
+        kernel size, at least 16, at most half the tile).
 
     Example
     -------
@@ -365,8 +358,8 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
     if tile is None:
         h, w = img.shape[:2]
         return back(_tiled(run, img, max(h, w, 8), 0, halo=halo, pad_mode=mode))
-    ov = max(16, halo) if overlap is None else overlap
-    return back(_tiled(run, img, tile, min(ov, check_int(tile, "tile", low=8) // 2), halo=halo, pad_mode=mode))
+    ov = min(max(16, halo), check_int(tile, "tile", low=8) // 2) if overlap is None else overlap
+    return back(_tiled(run, img, tile, ov, halo=halo, pad_mode=mode))
 
 
 def upscale(image: Any, scale: int, method: str | Callable | None = None, *, channel_axis: int | None = None,
