@@ -49,9 +49,10 @@ def scatter_groups(estimates: torch.Tensor, index: torch.Tensor, n_patches: int,
 
 def group_pass(patches: torch.Tensor, groups: torch.Tensor, estimate, shape: tuple[int, int], p: int, *,
                chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Estimate every group ``estimate(patches[g])`` (chunk by chunk) and aggregate into image sums and weights.
+    """Estimate every group (chunk by chunk) and aggregate into image sums and weights.
 
-    ``estimate`` maps stacked groups ``(G, k, d)`` to estimates of the same shape; returns the aggregated
+    ``estimate(stacked, rows)`` maps the stacked groups ``(G, k, d)`` of the group rows ``rows`` (a slice
+    of ``groups``, for per-group parameters) to estimates of the same shape; returns the aggregated
     numerator and denominator images of :func:`aggregate` (divide where the denominator is positive).
     """
     n_patches = patches.shape[0]
@@ -59,7 +60,7 @@ def group_pass(patches: torch.Tensor, groups: torch.Tensor, estimate, shape: tup
     cnt = torch.zeros(n_patches, dtype=patches.dtype, device=patches.device)
     for b in range(0, groups.shape[0], chunk):
         gi = groups[b:b + chunk]
-        a, n = scatter_groups(estimate(patches[gi]), gi, n_patches)
+        a, n = scatter_groups(estimate(patches[gi], slice(b, b + chunk)), gi, n_patches)
         acc += a
         cnt += n
     return aggregate(acc, cnt, shape, p)

@@ -453,7 +453,7 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
     import torch
 
     from aip._shared.torch_bridge import resolve_device
-    from aip.restore._patches import aggregate, block_match, extract, scatter_groups
+    from aip.restore._patches import block_match, extract, group_pass
 
     dev = resolve_device(device)
     flat = noisy.ndim == 2
@@ -464,7 +464,6 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
     x = y.clone()
     py = extract(y, p)                                           # (N, C d), channel-major
     grid = (h - p + 1, w - p + 1)
-    n_patches = grid[0] * grid[1]
     eps = 1e-8
     k = n_similar
     refs = groups = None
@@ -482,15 +481,8 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
                 # re-estimated noise level of each reference patch (iterative regularisation)
                 var = ((py[:, ch * d:(ch + 1) * d] - pxc) ** 2).mean(1)
                 sig2 = (lam * torch.sqrt((sigma * sigma - var).abs()))[refs] ** 2
-            acc = torch.zeros(n_patches, d, dtype=torch.float32, device=dev)
-            cnt = torch.zeros(n_patches, dtype=torch.float32, device=dev)
-            for b in range(0, groups.shape[0], chunk):
-                gi = groups[b:b + chunk]
-                est, _ = _shrink_groups(pxc[gi], sig2[b:b + chunk], c, eps, torch, reweight)
-                a, n = scatter_groups(est, gi, n_patches)
-                acc += a
-                cnt += n
-            num, den = aggregate(acc, cnt, (h, w), p)
+            shrink = lambda g, rows, sig2=sig2: _shrink_groups(g, sig2[rows], c, eps, torch, reweight)[0]
+            num, den = group_pass(pxc, groups, shrink, (h, w), p, chunk=chunk)
             x[ch] = torch.where(den > 0, num / den.clamp_min(1e-12), x[ch])
     return x[0].cpu().numpy() if flat else x.cpu().numpy()
 
@@ -651,7 +643,7 @@ def _inpaint_2d(img: np.ndarray, miss: np.ndarray, *, patch_size: int, n_similar
         # geometric decay of the singular value threshold (per sqrt of group entries)
         t = tau0 * (tau1 / tau0) ** (it / max(n_iter - 1, 1))
 
-        def svt_groups(g: torch.Tensor, t: float = t) -> torch.Tensor:
+        def svt_groups(g: torch.Tensor, rows: slice, t: float = t) -> torch.Tensor:
             mean = g.mean(1, keepdim=True)
             yc = g - mean
             ev, vec = _stable_eigh(yc.transpose(1, 2) @ yc)
@@ -765,7 +757,7 @@ def _inpaint_wnnm_2d(img: np.ndarray, miss: np.ndarray, *, pilot: np.ndarray, si
         if it % rematch == 0:
             _, groups = block_match(px, grid, n_similar, step=step, window=window)
         sig2 = torch.full((chunk,), float(s) ** 2, dtype=torch.float32, device=dev)
-        shrink = lambda g, sig2=sig2: _shrink_groups(g, sig2[:g.shape[0]], c, 1e-8, torch)[0]
+        shrink = lambda g, rows, sig2=sig2: _shrink_groups(g, sig2[:g.shape[0]], c, 1e-8, torch)[0]
         num, den = group_pass(px, groups, shrink, (h, w), p, chunk=chunk)
         z = torch.where(den > 0, num / den.clamp_min(1e-12), x)
         # x <- projection on the data constraint (noise-free observed pixels)
