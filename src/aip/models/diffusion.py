@@ -151,24 +151,13 @@ class DDPM(GenerativeModel):
         if y is not None and cfg.p_uncond > 0:
             drop = torch.rand(b, device=x.device) < cfg.p_uncond
             y = torch.where(drop, torch.full_like(y, self.unet.null_label), y)
-        if cfg.prediction == "v":
-            sa, sb = self._signal_noise(t, x0)
-            target = sa * noise - sb * x0
-        else:
-            target = noise
+        target = self.schedule.predict_v(x0, t, noise) if cfg.prediction == "v" else noise
         loss = F.mse_loss(self.unet(xt, t, y), target)
         return {"loss": loss}
 
-    def _signal_noise(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``sqrt(alpha_bar_t)`` and ``sqrt(1 - alpha_bar_t)`` (computed in float64), shaped to broadcast."""
-        ab = self.schedule.alpha_bar.to(like.device)[t.to(like.device).long()]
-        shape = (-1,) + (1,) * (like.ndim - 1)
-        return ab.sqrt().to(like.dtype).reshape(shape), (1 - ab).sqrt().to(like.dtype).reshape(shape)
-
     def v_to_eps(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` (Salimans & Ho 2022, Appendix D)."""
-        sa, sb = self._signal_noise(t, x)
-        return sb * x + sa * v
+        return self.schedule.eps_from_v(x, t, v)
 
     # -- sampling ---------------------------------------------------------------------------------------
     def eps(self, x: torch.Tensor, t: int | torch.Tensor, y: torch.Tensor | None = None, *,

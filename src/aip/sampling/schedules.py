@@ -156,6 +156,16 @@ class NoiseSchedule:
         ab = _gather(self.alpha_bar, t, xt)
         return (xt - ab.sqrt() * x0) / (1 - ab).sqrt()
 
+    def predict_v(self, x0: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor) -> torch.Tensor:
+        """v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0 (Salimans & Ho 2022)."""
+        sa, sb = _gather(self.alpha_bar.sqrt(), t, x0), _gather((1 - self.alpha_bar).sqrt(), t, x0)
+        return sa * eps - sb * x0
+
+    def eps_from_v(self, xt: torch.Tensor, t: torch.Tensor | int, v: torch.Tensor) -> torch.Tensor:
+        """eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v (Salimans & Ho 2022, Appendix D)."""
+        sa, sb = _gather(self.alpha_bar.sqrt(), t, xt), _gather((1 - self.alpha_bar).sqrt(), t, xt)
+        return sb * xt + sa * v
+
     def snr(self) -> torch.Tensor:
         """Signal-to-noise ratio alpha_bar / (1 - alpha_bar)."""
         return self.alpha_bar / (1 - self.alpha_bar)
