@@ -132,3 +132,23 @@ def test_restore_cli_help_lists_methods_and_errors(tmp_path, capsys):
     assert main(["inpaint", "camera", "-o", str(tmp_path / "o.png"), "--mask", str(tmp_path / "m.png")]) == 2
     assert "expected a mask of size" in capsys.readouterr().err
     assert main(["denoise", "camera", "-o", str(tmp_path / "o.png"), "--set", "1x=2"]) == 2
+
+
+def test_denoise_colour_flag(tmp_path, capsys):
+    import aip.restore as R
+
+    x = load_sample("astronaut", size=48).astype(np.float64)
+    y = x + 25 / 255 * np.random.default_rng(0).standard_normal(x.shape)
+    np.save(tmp_path / "n.npy", y.astype(np.float32))
+    outs = {}
+    for colour in ("opponent", "rgb"):
+        out = tmp_path / f"{colour}.npy"
+        assert main(["denoise", str(tmp_path / "n.npy"), "-o", str(out), "--method", "dct", "--sigma", "25",
+                     "--colour", colour]) == 0
+        outs[colour] = np.load(out)
+        ref = R.denoise(y.astype(np.float32), "dct", sigma=25 / 255, colour=colour)
+        np.testing.assert_allclose(outs[colour], ref, atol=1e-6)
+    assert np.abs(outs["opponent"] - outs["rgb"]).max() > 1e-3
+    with pytest.raises(SystemExit) as exc:  # argparse rejects the choice with exit code 2
+        main(["denoise", str(tmp_path / "n.npy"), "-o", str(tmp_path / "e.npy"), "--colour", "lab"])
+    assert exc.value.code == 2

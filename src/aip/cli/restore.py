@@ -44,6 +44,10 @@ def register(sub) -> None:
             p.add_argument("--sigma", default="auto", metavar="S",
                            help="noise standard deviation on the 0-255 scale, or 'auto' / 'auto:pca' "
                                 "to estimate it (default: auto)")
+        if task == "denoise":
+            p.add_argument("--colour", choices=["opponent", "rgb"], default="opponent",
+                           help="colour images: denoise in an orthonormal opponent colour space (default) or "
+                                "each RGB channel as it is")
         if task == "deblur":
             p.add_argument("--edges", choices=["mirror", "circular"], default="mirror",
                            help="image borders: mirror (default, photographs) or circular (data blurred "
@@ -129,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     tile = {} if getattr(args, "tile", None) is None else {"tile": args.tile}
     t0 = time.perf_counter()
     if task == "denoise":
-        out = R.denoise(img, method, sigma=sig, **tile, **knobs)
+        out = R.denoise(img, method, sigma=sig, colour=args.colour, **tile, **knobs)
     elif task == "deblur":
         from aip.degrade import make_kernel
 
