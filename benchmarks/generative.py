@@ -254,7 +254,13 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
 
 MEDIUM = {"n": 500, "nll_n": 500, "nll_k": 100, "ancestral_steps": 1000, "ddim_steps": 50, "vae": 285.0,
           "vampvae": 285.0, "cosine_guidance": (1.0, 2.0, 3.0), "v_guidance": (1.0, 1.5, 2.0, 3.0)}
-MEDIUM_PARTS = ("ddpm", "ddpm_ancestral", "ddpm_samplers", "ddpm_cosine", "ddpm_v", "vae", "vampvae", "cgan")
+MEDIUM_PARTS = ("ddpm", "ddpm_ancestral", "ddpm_samplers", "ddpm_cosine", "ddpm_v", "ddpm_wide", "vae", "vampvae",
+                "cgan")
+# part ddpm_wide: the shipped recipe with v-prediction and a 4x wider U-Net (0.8 M parameters), fewer steps so
+# that it trains in under 30 minutes on one thread
+WIDE = {"change": {"prediction": "v", "base_channels": 32}, "steps": 9000,
+        "samplers": {"DDIM-50, eta 1": {"sampler": "ddim", "steps": 50, "eta": 1.0},
+                     "DDIM-250": {"sampler": "ddim", "steps": 250}}}
 # sampler settings compared at guidance 1 (part ddpm_samplers; ancestral-1000 comes from part ddpm_ancestral):
 # label -> sample kwargs. DDIM's defaults: eta 0, x0 clipped to [-1, 1], timesteps round(linspace(0, T-1, n)).
 SAMPLER_TABLE = {
@@ -314,9 +320,9 @@ def _sample_grid(model: Any, key: str, **kwargs: Any) -> str:
     return path.name
 
 
-def _train_ddpm_like_shipped(run_dir: Path, **change: Any) -> Path:
+def _train_ddpm_like_shipped(run_dir: Path, steps: int | None = None, **change: Any) -> Path:
     """Train the shipped DDPM's exact model and train config with the model config fields ``change``
-    (``schedule="cosine"``, ``prediction="v"``), for the shipped number of steps."""
+    (``schedule="cosine"``, ``prediction="v"``), for ``steps`` (default: the shipped number of steps)."""
     from aip.train.shipped import shipped_meta
 
     meta = shipped_meta("ddpm")
@@ -325,10 +331,11 @@ def _train_ddpm_like_shipped(run_dir: Path, **change: Any) -> Path:
     seed_everything(meta["train"]["seed"])
     model = build_model("ddpm", values)
     keep = {k: v for k, v in meta["train"].items() if k not in ("model", "data", "steps", "epochs")}
-    cfg = TrainConfig(model="ddpm", data="digits", steps=meta["step"], **keep)
+    steps = steps or meta["step"]
+    cfg = TrainConfig(model="ddpm", data="digits", steps=steps, **keep)
     ds = load_dataset("digits", "train")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps({"train": {**meta["train"], "steps": meta["step"]},
+    (run_dir / "config.json").write_text(json.dumps({"train": {**meta["train"], "steps": steps},
                                                      "model": {"model": "ddpm", **values}, "data": meta["data"]},
                                                     indent=1, default=str))
     tr = Trainer(model, ds, cfg, run_dir, progress=False)
@@ -348,12 +355,12 @@ def _paired_guidance_rows(base: dict[float, dict], other: dict[float, dict]) -> 
     return out
 
 
-def _variant_run(run_dir: Path, **change: Any) -> tuple[Any, dict[str, Any]]:
-    """The shipped DDPM's recipe with one config change: trained into ``run_dir`` unless it holds a run."""
+def _variant_run(run_dir: Path, steps: int | None = None, **change: Any) -> tuple[Any, dict[str, Any]]:
+    """The shipped DDPM's recipe with config changes: trained into ``run_dir`` unless it holds a run."""
     from aip.train.run import load_run
 
     if not (run_dir / "checkpoints").is_dir():
-        _train_ddpm_like_shipped(run_dir, **change)
+        _train_ddpm_like_shipped(run_dir, steps, **change)
     model, _ = load_run(run_dir)
     facts = _run_facts(run_dir) if (run_dir / "log.jsonl").is_file() else {"source": str(run_dir)}
     facts["params"] = sum(p.numel() for p in model.parameters())
@@ -438,6 +445,14 @@ def medium_part(key: str, args: argparse.Namespace) -> dict[str, Any]:
                                       if w not in GUIDANCE]
         facts["sampler_rows"] = _sampler_rows(model, n, CHECK_SAMPLERS)
         facts["grid"] = _sample_grid(model, "ddpm_v", sampler="ddim", steps=b["ddim_steps"], guidance=2.0)
+        return facts
+    if key == "ddpm_wide":
+        model, facts = _variant_run(Path(args.wide_run) if args.wide_run else work / "ddpm_wide", WIDE["steps"],
+                                    **WIDE["change"])
+        facts["guidance_table"] = [_eval_row(model, n, w, b["ddim_steps"]) for w in GUIDANCE]
+        facts["ancestral"] = _eval_row(model, n, 1.0, b["ancestral_steps"], sampler="ddpm")
+        facts["sampler_rows"] = _sampler_rows(model, n, WIDE["samplers"])
+        facts["grid"] = _sample_grid(model, "ddpm_wide", sampler="ddim", steps=b["ddim_steps"], guidance=1.0)
         return facts
     if key in ("vae", "vampvae"):
         given = getattr(args, f"{key}_run")
@@ -524,17 +539,24 @@ def _sampler_table_lines(rows: list[dict[str, Any]], anc: dict[str, Any] | None,
     if ref and len(ode) > 1 and "DDIM-50, eta 1" in by:
         gap = by[ode[0]] - ref
         closed = (by[ode[0]] - by[ode[-1]]) / gap if gap > 0 else 1.0
-        why = ("so most of its gap to ancestral-1000 is not the discretisation of the ODE but the deterministic "
-               "(probability-flow) sampler itself with this noise estimator" if closed < 0.5 else
+        noisy = (by[ode[0]] - by["DDIM-50, eta 1"]) / gap if gap > 0 else 1.0
+        why = ("more steps of the ODE close little of it" if closed < 0.5 else
                "so more steps close most of the gap (discretisation error)")
-        out += ["", (f"Reading: deterministic DDIM goes from {by[ode[0]]:.2f} ({ode[0]}) to {by[ode[-1]]:.2f} "
-                     f"({ode[-1]}), {100 * closed:.0f}% of the gap to ancestral-1000, {why}; the same 50 "
-                     f"timesteps with fresh noise give {by['DDIM-50, eta 1']:.2f} (eta 1, ratio "
-                     f"{by['DDIM-50, eta 1'] / ref:.3f}). DDIM with eta 1 on the 50-step "
-                     "grid is the strided ancestral sampler (the two rows are equal), and every sampler recovers a "
-                     "Gaussian's moments with the closed-form noise predictor (tests/sampling), so no sampler bug "
-                     "was found. The spacing and clipping rows are diagnostics; the target's verdict uses the "
-                     "default DDIM (eta 0, linspace, clipped), not a setting picked by this test-set FID.")]
+        why += ("; fresh noise on the same 50 timesteps closes most of it, so the deterministic (probability-flow) "
+                "sampler with this noise estimator is the main cause" if noisy >= 0.5 else
+                "; fresh noise on the same 50 timesteps closes little of it either: only many stochastic steps "
+                "reach the ancestral sampler's FID with this noise estimator")
+        text = (f"Reading: deterministic DDIM goes from {by[ode[0]]:.2f} ({ode[0]}) to {by[ode[-1]]:.2f} "
+                f"({ode[-1]}), {100 * closed:.0f}% of the gap to ancestral-1000: {why} (DDIM-50 eta 1: "
+                f"{by['DDIM-50, eta 1']:.2f}, ratio {by['DDIM-50, eta 1'] / ref:.3f}, {100 * noisy:.0f}% of the gap).")
+        if "ancestral-50 (strided)" in by:
+            text += " DDIM with eta 1 on the 50-step grid is the strided ancestral sampler (the two rows are equal)."
+        text += (" Every sampler recovers a Gaussian's moments with the closed-form noise predictor "
+                 "(tests/sampling), so no sampler bug was found.")
+        if any("spacing" in k or "clipped" in k for k in by):
+            text += (" The spacing and clipping rows are diagnostics; the target's verdict uses the default DDIM "
+                     "(eta 0, linspace, clipped), not a setting picked by this test-set FID.")
+        out += ["", text]
     return out + [""]
 
 
@@ -595,6 +617,48 @@ def _v_prediction_lines(r: dict[str, Any], b: dict[str, Any], n: int, verdicts: 
     return lines
 
 
+def _wide_lines(r: dict[str, Any], b: dict[str, Any], n: int, fid_floor: float,
+                verdicts: list[str]) -> list[str]:
+    """Section on the wide v-prediction DDPM (part ddpm_wide): guidance table and DDIM-50 against ancestral-1000."""
+    f = r["ddpm_wide"]
+    g = {row["guidance"]: row for row in f["guidance_table"]}
+    a = f["ancestral"]
+    lines = [(f"## A wider v-prediction U-Net ({_fmt(f.get('params'))} parameters, {f.get('steps')} steps, "
+              f"{f.get('seconds')} s of training on one thread)"), "",
+             ("The shipped recipe with v-prediction and base_channels 32 instead of 16 (4x the parameters), "
+              "trained for fewer steps so that it fits the 30-minute budget; not shipped (4x the weights and about "
+              "2.3x the sampling time of the shipped model)."), "",
+             "| guidance w | class accuracy | FID-LeNet (DDIM-50) | classifier score |", "|---|---|---|---|"]
+    lines += [f"| {w:g} | {row['class_accuracy']:.3f} | {row['fid']:.2f} | {row['classifier_score']:.2f} |"
+              for w, row in g.items()]
+    if 1.0 in g:
+        ratio = g[1.0]["fid"] / a["fid"]
+        ok = ratio <= 1.15
+        d = r.get("ddpm", {}).get("ddim50_vs_ancestral")
+        v = r.get("ddpm_v", {}).get("sampler_rows", [])
+        va = next((row for row in v if row["label"] == "ancestral-1000"), None)
+        vd = {row["guidance"]: row for row in r.get("ddpm_v", {}).get("guidance_table", [])}.get(1.0)
+        others = []
+        if d:
+            others.append(f"shipped eps model {d['ratio']:.2f}")
+        if va and vd:
+            others.append(f"v model of the shipped width {vd['fid'] / va['fid']:.2f}")
+        lines += ["", (f"Guidance 1: DDIM-{b['ddim_steps']} {g[1.0]['fid']:.2f} against ancestral-{a['steps']} "
+                       f"{a['fid']:.2f} (class accuracy {a['class_accuracy']:.3f}; the real-data floor is "
+                       f"{fid_floor:.2f}): ratio {ratio:.3f} ({', '.join(others)}). The wider model lowers "
+                       "both FIDs but not their ratio, which stays near the 1.47 of the DDIM paper's CIFAR-10 figures "
+                       "quoted in the issue (DDIM-50 4.67 against 1000-step DDPM 3.17).")]
+        if f.get("sampler_rows"):
+            rows = [{"label": f"DDIM-{b['ddim_steps']}", **g[1.0]}, *f["sampler_rows"]]
+            anc = {"fid_ancestral": a["fid"], "ancestral_steps": a["steps"], "acc_ancestral": a["class_accuracy"],
+                   "seconds": a["seconds"]}
+            lines += ["", "Wider model, sampler check:", "", *_sampler_table_lines(rows, anc, n)[:-1]]
+        lines += ["", f"![ddpm_wide]({f['grid']})", ""]
+        verdicts.append(f"| wider v model, DDIM-50 within 15% of ancestral-1000 (w = 1) | {g[1.0]['fid']:.2f} vs "
+                        f"{a['fid']:.2f} (ratio {ratio:.3f}) | {'met' if ok else 'NOT met'} (not shipped) |")
+    return lines
+
+
 def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
     r, b, n = res["runs"], res["budgets"], res["n"]
     verdicts: list[str] = []
@@ -602,7 +666,8 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
              ("**Reduced budgets** (`python benchmarks/generative.py --medium`), not the 30-minute `--full` budgets "
               "of issue 4: the DDPM and cGAN are the shipped checkpoints (no retraining); the cosine DDPM and the "
               "v-prediction DDPM repeat the shipped DDPM's exact model and train config for the same number of "
-              "steps with that one change each; the VAE and "
+              "steps with that one change each, and the wide DDPM changes both the prediction (v) and the width "
+              f"(base_channels 32) and trains for {WIDE['steps']} steps; the VAE and "
               f"VampPrior VAE are trained here for {b['vae']:.0f} s each. The runs trained here used one CPU thread "
               "(OMP_NUM_THREADS=1) each on a 2-core machine shared with other jobs, so their wall times are not "
               "throughputs of an idle machine; the shipped runs' wall times are those recorded in their JSON."), "",
@@ -694,6 +759,8 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
         verdicts.append("| cosine schedule compared with linear | - | not measured |")
     if "ddpm_v" in r:
         lines += _v_prediction_lines(r, b, n, verdicts)
+    if "ddpm_wide" in r:
+        lines += _wide_lines(r, b, n, res["fid_floor"], verdicts)
     if "vae" in r or "vampvae" in r:
         lines += [f"## VAE against VampPrior VAE (importance-weighted NLL, k = {b['nll_k']}, {b['nll_n']} test digits)",
                   "", "| model | steps | wall s | NLL nats | bits/dim | FID-LeNet |", "|---|---|---|---|---|---|"]
@@ -742,11 +809,12 @@ def main() -> None:
                       help="reduced budgets: shipped DDPM and cGAN evaluated, cosine DDPM and the two VAEs trained")
     ap.add_argument("--smoke-seconds", type=float, default=20.0)
     ap.add_argument("--only", default="", help="comma-separated subset of ddpm,ddpm_cosine,vae,vampvae,cgan "
-                    "(--medium also ddpm_ancestral, ddpm_samplers, ddpm_v)")
+                    "(--medium also ddpm_ancestral, ddpm_samplers, ddpm_v, ddpm_wide)")
     ap.add_argument("--work", default="/tmp/aip_generative_medium",
                     help="--medium: folder for run directories and cached per-part results")
     ap.add_argument("--cosine-run", default="", help="--medium: an existing cosine DDPM run (aip train) to evaluate")
     ap.add_argument("--v-run", default="", help="--medium: an existing v-prediction DDPM run (aip train) to evaluate")
+    ap.add_argument("--wide-run", default="", help="--medium: an existing wide v-prediction DDPM run to evaluate")
     ap.add_argument("--vae-run", default="", help="--medium: an existing VAE run of this script to evaluate")
     ap.add_argument("--vampvae-run", default="", help="--medium: an existing VampPrior VAE run to evaluate")
     ap.add_argument("--assemble", action="store_true", help="--medium: only gather the cached parts")

@@ -263,6 +263,21 @@ def test_wnnm_defaults_follow_the_authors():
     assert {(c["window"], c["reweight"], c["inner"]) for c in calls} == {(30, 3, 2)}
 
 
+@pytest.mark.parametrize("inner, want", [(2, [60, 50, 40]), (1, [60, 60, 50, 50, 40, 40])])
+def test_wnnm_group_size_shrinks_every_second_round(monkeypatch, inner, want):
+    """The authors' schedule (10 patches fewer every second round) holds whatever the re-matching period."""
+    sizes = []
+    real = _patches.block_match
+
+    def spy(px, grid, k, **kw):
+        sizes.append(k)
+        return real(px, grid, k, **kw)
+
+    monkeypatch.setattr(_patches, "block_match", spy)
+    denoise_wnnm(np.random.default_rng(0).random((24, 24)), 0.1, n_similar=70, n_iter=6, inner=inner, patch_size=4)
+    assert sizes == want
+
+
 def test_wnnm_bad_inputs():
     with pytest.raises(ValueError, match="sigma"):
         denoise_wnnm(np.zeros((16, 16)), 0.0)
