@@ -218,31 +218,34 @@ def warm_up(tasks) -> None:
 # tasks
 # --------------------------------------------------------------------------------------------------------
 
-def bench_denoise(run: Runner, images, sizes, sigmas, after_image=None) -> None:
-    """Every aip denoiser and the peers; ``after_image()`` is called after each image (saves partial results)."""
+def bench_denoise(run: Runner, images, sizes, sigmas, after_image=None, reps: int = 1) -> None:
+    """Every aip denoiser and the peers; ``after_image()`` is called after each image (saves partial results).
+    ``reps > 1`` repeats each image with other noise draws, as rows named ``image#r``."""
     import aip.restore as R
     from aip.degrade import add_gaussian_noise
 
     methods = aip_methods(run, "denoise")
     for size in sizes:
-        for image in images:
+        for image, rep in [(i, r) for i in images for r in range(reps)]:
             clean = load_clean(image, size)
             for s255 in sigmas:
                 sigma = s255 / 255.0
-                noisy = add_gaussian_noise(clean, sigma, rng=seed_of("denoise", image, size, s255))
+                seed = seed_of("denoise", image, size, s255, *([rep] if rep else []))
+                noisy = add_gaussian_noise(clean, sigma, rng=seed)
+                image_name = f"{image}#{rep}" if rep else image
                 setting = f"{size}/sigma{s255:g}"
                 key = f"denoise-{image}-{size}-{s255:g}" if image == images[0] and size == sizes[0] \
-                    and s255 == sigmas[len(sigmas) // 2] else None
+                    and s255 == sigmas[len(sigmas) // 2] and not rep else None
                 if key:
                     run.strips[key] = [("clean", clean)]
-                run.run("denoise", setting, image, "noisy", lambda: noisy, clean, strip_key=key)
+                run.run("denoise", setting, image_name, "noisy", lambda: noisy, clean, strip_key=key)
                 for m in methods:
-                    run.run("denoise", setting, image, f"aip:{m}",
+                    run.run("denoise", setting, image_name, f"aip:{m}",
                             lambda m=m: R.denoise(noisy, m, sigma=sigma), clean, strip_key=key)
-                run.run("denoise", setting, image, "bm3d", lambda: peer_bm3d(noisy, sigma), clean, strip_key=key)
-                _sweep(run, "denoise", setting, image, "skimage:nl_means", 3,
+                run.run("denoise", setting, image_name, "bm3d", lambda: peer_bm3d(noisy, sigma), clean, strip_key=key)
+                _sweep(run, "denoise", setting, image_name, "skimage:nl_means", 3,
                        lambda: peer_skimage_nlm(noisy, sigma, clean), clean, key)
-                _sweep(run, "denoise", setting, image, "opencv:fastNlMeans", 3,
+                _sweep(run, "denoise", setting, image_name, "opencv:fastNlMeans", 3,
                        lambda: peer_opencv_nlm(noisy, sigma, clean), clean, key)
             if after_image is not None:
                 after_image()
@@ -483,6 +486,9 @@ def write_markdown(path: Path, meta: dict, summary: list[dict], tgt: list[dict],
              f"({meta['machine']}; {meta['threads']}). Gray images {', '.join(meta['images'])}; "
              "PSNR in dB (data range 1, outputs clipped to [0, 1]), SSIM with a Gaussian window, time in seconds "
              "per image (one thread; the machine was shared, so compare times within a table, as ratios).")
+    if meta.get("reps", 1) > 1:
+        intro += (f" Denoising used {meta['reps']} noise draws per image (rows `image#r` in the JSON), so each mean "
+                  f"is over {meta['reps']} x {len(meta['images'])} cases.")
     if meta.get("merged_from"):
         intro += (f" Tasks were run one after the other (`--merge`); the earlier tables come from the run of "
                   f"{meta['merged_from']}.")
@@ -605,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["denoise", "deblur", "inpaint", "sr", "colour"])
     ap.add_argument("--images", nargs="+", default=None, help="sample names (default: camera astronaut coffee chelsea)")
     ap.add_argument("--sizes", nargs="+", type=int, default=None, help="denoising sizes (default: 256)")
+    ap.add_argument("--reps", type=int, default=1,
+                    help="denoising: noise draws per image (rows image#1, image#2... after the first)")
     ap.add_argument("--sigmas", nargs="+", type=float, default=None, help="0-255 scale (default: 15 25 50)")
     ap.add_argument("--size", type=int, default=None, help="size for deblur/inpaint/sr (default: 256)")
     ap.add_argument("--skip", nargs="*", default=[], help="method names to skip (e.g. ksvd bm3d)")
@@ -631,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     meta = {"quick": q, **run_meta(), "images": images, "sizes": sizes, "sigmas": sigmas, "size": size,
-            "python": sys.version.split()[0]}
+            "python": sys.version.split()[0], "reps": args.reps}
 
     kept: list[dict] = []
     kept_notes: list[str] = []
@@ -705,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(args.tasks)
     if "denoise" in args.tasks:
         print("== denoise", flush=True)
-        bench_denoise(run, images, sizes, sigmas, after_image=save)
+        bench_denoise(run, images, sizes, sigmas, after_image=save, reps=args.reps)
         save()
     if "deblur" in args.tasks:
         print("== deblur", flush=True)
