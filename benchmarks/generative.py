@@ -254,8 +254,8 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
 
 MEDIUM = {"n": 500, "nll_n": 500, "nll_k": 100, "ancestral_steps": 1000, "ddim_steps": 50, "vae": 285.0,
           "vampvae": 285.0, "cosine_guidance": (1.0, 2.0, 3.0), "v_guidance": (1.0, 1.5, 2.0, 3.0)}
-MEDIUM_PARTS = ("ddpm", "ddpm_ancestral", "ddpm_ancestral_w2", "ddpm_samplers", "ddpm_cosine", "ddpm_v", "ddpm_wide", "vae", "vampvae",
-                "vae_s1", "vampvae_s1", "cgan")
+MEDIUM_PARTS = ("ddpm", "ddpm_ancestral", "ddpm_ancestral_w2", "ddpm_samplers", "ddpm_cosine", "ddpm_v",
+                "ddpm_wide", "vae", "vampvae", "vae_s1", "vampvae_s1", "cgan")
 # the VAE pair is trained with seeds 0 (parts vae, vampvae) and 1 (parts vae_s1, vampvae_s1)
 VAE_KEYS = {"vae": ("vae", 0), "vampvae": ("vampvae", 0), "vae_s1": ("vae", 1), "vampvae_s1": ("vampvae", 1)}
 # part ddpm_wide: the shipped recipe with v-prediction and a 4x wider U-Net (0.8 M parameters), fewer steps so
@@ -530,6 +530,20 @@ def run_medium(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _split_ancestral(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Sampler rows without the ancestral-1000 row, and that row as the reference of
+    :func:`_sampler_table_lines` (None when absent)."""
+    a = next((row for row in rows if row["label"] == "ancestral-1000"), None)
+    rest = [row for row in rows if row["label"] != "ancestral-1000"]
+    return rest, _ancestral_ref(a) if a else None
+
+
+def _ancestral_ref(row: dict[str, Any]) -> dict[str, Any]:
+    """An :func:`_eval_row` of the ancestral sampler as the reference of :func:`_sampler_table_lines`."""
+    return {"fid_ancestral": row["fid"], "ancestral_steps": row["steps"], "acc_ancestral": row["class_accuracy"],
+            "seconds": row["seconds"]}
+
+
 def _sampler_table_lines(rows: list[dict[str, Any]], anc: dict[str, Any] | None, n: int) -> list[str]:
     """Markdown table of sampler settings at guidance 1 with each row's FID ratio to ancestral-1000."""
     ref = anc["fid_ancestral"] if anc else None
@@ -597,11 +611,8 @@ def _v_prediction_lines(r: dict[str, Any], b: dict[str, Any], n: int, verdicts: 
               "sqrt(alpha_bar) x_t - sqrt(1 - alpha_bar) v, whose error is not amplified at high noise."), "",
              "| guidance | FID eps | FID v | acc eps | acc v |", "|---|---|---|---|---|"]
     lines += _paired_guidance_rows(eps, vg)
-    rows = [{"label": f"DDIM-{b['ddim_steps']}", **vg[1.0]}] if 1.0 in vg else []
-    rows += [row for row in f.get("sampler_rows", []) if row["label"] != "ancestral-1000"]
-    a = next((row for row in f.get("sampler_rows", []) if row["label"] == "ancestral-1000"), None)
-    anc = {"fid_ancestral": a["fid"], "ancestral_steps": a["steps"], "acc_ancestral": a["class_accuracy"],
-           "seconds": a["seconds"]} if a else None
+    checks, anc = _split_ancestral(f.get("sampler_rows", []))
+    rows = ([{"label": f"DDIM-{b['ddim_steps']}", **vg[1.0]}] if 1.0 in vg else []) + checks
     common = [w for w in vg if w in eps]
     if common:
         bv = min(common, key=lambda w: vg[w]["fid"])
@@ -643,14 +654,13 @@ def _wide_lines(r: dict[str, Any], b: dict[str, Any], n: int, fid_floor: float,
         ratio = g[1.0]["fid"] / a["fid"]
         ok = ratio <= 1.15
         d = r.get("ddpm", {}).get("ddim50_vs_ancestral")
-        v = r.get("ddpm_v", {}).get("sampler_rows", [])
-        va = next((row for row in v if row["label"] == "ancestral-1000"), None)
+        _, va = _split_ancestral(r.get("ddpm_v", {}).get("sampler_rows", []))
         vd = {row["guidance"]: row for row in r.get("ddpm_v", {}).get("guidance_table", [])}.get(1.0)
         others = []
         if d:
             others.append(f"shipped eps model {d['ratio']:.2f}")
         if va and vd:
-            others.append(f"v model of the shipped width {vd['fid'] / va['fid']:.2f}")
+            others.append(f"v model of the shipped width {vd['fid'] / va['fid_ancestral']:.2f}")
         lines += ["", (f"Guidance 1: DDIM-{b['ddim_steps']} {g[1.0]['fid']:.2f} against ancestral-{a['steps']} "
                        f"{a['fid']:.2f} (class accuracy {a['class_accuracy']:.3f}; the real-data floor is "
                        f"{fid_floor:.2f}): ratio {ratio:.3f} ({', '.join(others)}). The wider model lowers "
@@ -658,9 +668,7 @@ def _wide_lines(r: dict[str, Any], b: dict[str, Any], n: int, fid_floor: float,
                        "quoted in the issue (DDIM-50 4.67 against 1000-step DDPM 3.17).")]
         if f.get("sampler_rows"):
             rows = [{"label": f"DDIM-{b['ddim_steps']}", **g[1.0]}, *f["sampler_rows"]]
-            anc = {"fid_ancestral": a["fid"], "ancestral_steps": a["steps"], "acc_ancestral": a["class_accuracy"],
-                   "seconds": a["seconds"]}
-            lines += ["", "Wider model, sampler check:", "", *_sampler_table_lines(rows, anc, n)[:-1]]
+            lines += ["", "Wider model, sampler check:", "", *_sampler_table_lines(rows, _ancestral_ref(a), n)[:-1]]
         lines += ["", f"![ddpm_wide]({f['grid']})", ""]
         verdicts.append(f"| wider v model, DDIM-50 within 15% of ancestral-1000 (w = 1) | {g[1.0]['fid']:.2f} vs "
                         f"{a['fid']:.2f} (ratio {ratio:.3f}) | {'met' if ok else 'NOT met'} (not shipped) |")
@@ -761,11 +769,8 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
                        f"{f.get('seconds')} s here (one thread). Same step count, batch, learning-rate schedule, "
                        f"EMA and seed, so the comparison is per step: {finding} (DDIM-{b['ddim_steps']}, eta 0).")]
         if f.get("sampler_rows"):
-            rows = [{"label": f"DDIM-{b['ddim_steps']}", **cos[1.0]}] if 1.0 in cos else []
-            rows += [row for row in f["sampler_rows"] if row["label"] != "ancestral-1000"]
-            a = next((row for row in f["sampler_rows"] if row["label"] == "ancestral-1000"), None)
-            anc = {"fid_ancestral": a["fid"], "ancestral_steps": a["steps"], "acc_ancestral": a["class_accuracy"],
-                   "seconds": a["seconds"]} if a else None
+            checks, anc = _split_ancestral(f["sampler_rows"])
+            rows = ([{"label": f"DDIM-{b['ddim_steps']}", **cos[1.0]}] if 1.0 in cos else []) + checks
             lines += ["", "Cosine model, sampler check:", "", *_sampler_table_lines(rows, anc, n)[:-1],
                       "", _cosine_end_note(rows)]
         lines += ["", f"![ddpm_cosine]({f['grid']})", ""]
@@ -782,15 +787,17 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
         lines += _wide_lines(r, b, n, res["fid_floor"], verdicts)
     if "vae" in r or "vampvae" in r:
         lines += [f"## VAE against VampPrior VAE (importance-weighted NLL, k = {b['nll_k']}, {b['nll_n']} test digits)",
-                  "", "| model | seed | steps | wall s | NLL nats | bits/dim | FID-LeNet |", "|---|---|---|---|---|---|---|"]
+                  "", "| model | seed | steps | wall s | NLL nats | bits/dim | FID-LeNet |",
+                  "|---|---|---|---|---|---|---|"]
         for k, (exp, seed) in VAE_KEYS.items():
             if k in r:
                 f = r[k]
                 lines.append(f"| {exp} | {f.get('seed', seed)} | {f['steps']} | {f['seconds']} | "
                              f"{_fmt(f.get('nll_nats'))} | {_fmt(f.get('bits_per_dim'))} | {f['fid']:.2f} |")
-        pairs = [(seed, r[a]["nll_nats"], r[c]["nll_nats"]) for a, c, seed in (("vampvae", "vae", 0),
-                                                                                  ("vampvae_s1", "vae_s1", 1))
-                 if a in r and c in r and r[a].get("nll_nats") is not None and r[c].get("nll_nats") is not None]
+        nll = {VAE_KEYS[k]: r[k].get("nll_nats") for k in VAE_KEYS if k in r}
+        seeds = sorted({seed for _, seed in VAE_KEYS.values()})
+        pairs = [(seed, nll[("vampvae", seed)], nll[("vae", seed)]) for seed in seeds
+                 if nll.get(("vampvae", seed)) is not None and nll.get(("vae", seed)) is not None]
         if pairs:
             ok = all(vamp < vae for _, vamp, vae in pairs)
             v = "met" if ok else "NOT met"

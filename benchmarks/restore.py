@@ -228,11 +228,11 @@ def bench_denoise(run: Runner, images, sizes, sigmas, after_image=None, reps: in
     for size in sizes:
         for image, rep in [(i, r) for i in images for r in range(reps)]:
             clean = load_clean(image, size)
+            image_name = f"{image}#{rep}" if rep else image
             for s255 in sigmas:
                 sigma = s255 / 255.0
                 seed = seed_of("denoise", image, size, s255, *([rep] if rep else []))
                 noisy = add_gaussian_noise(clean, sigma, rng=seed)
-                image_name = f"{image}#{rep}" if rep else image
                 setting = f"{size}/sigma{s255:g}"
                 key = f"denoise-{image}-{size}-{s255:g}" if image == images[0] and size == sizes[0] \
                     and s255 == sigmas[len(sigmas) // 2] and not rep else None
