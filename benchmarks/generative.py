@@ -20,15 +20,20 @@ Budgets (``--full``): DDPM 30 min per schedule, VAE and VampVAE 10 min each, cGA
 ancestral steps, to check that the pipeline runs end to end; its numbers are NOT the targets' numbers.
 
 ``--medium`` gives real numbers at reduced budgets: the shipped class-conditional DDPM (linear schedule) and
-cGAN are evaluated as they are (no retraining; their training budgets are stated from their JSON), the cosine
-DDPM repeats the shipped DDPM's exact model and train config for the same number of steps, so does the
-v-prediction DDPM (Salimans & Ho 2022; part ``ddpm_v``), and the VAE and VampPrior VAE train for 285 s each; N = 500, DDIM 50 steps, 1000 ancestral steps, NLL with k = 100 on 500 test
-digits. Parts (``--only ddpm,ddpm_ancestral,ddpm_cosine,ddpm_v,vae,vampvae,cgan``) cache their results in
-``--work`` so they can run in separate processes; ``--cosine-run``, ``--v-run``, ``--vae-run``, ``--vampvae-run`` evaluate runs trained
-beforehand, and ``--assemble`` only gathers the cached parts into the results.
+cGAN are evaluated as they are (no retraining; their training budgets are stated from their JSON), with DDIM-50
+against 1000 ancestral steps at guidance 1 and 2 (parts ``ddpm_ancestral``, ``ddpm_ancestral_w2``) and a sampler
+table (``ddpm_samplers``); the cosine DDPM repeats the shipped DDPM's exact model and train config for the same
+number of steps, so does the v-prediction DDPM (Salimans & Ho 2022; part ``ddpm_v``); ``ddpm_wide`` is a 4x
+wider v-prediction U-Net (9000 steps); the VAE and VampPrior VAE train for 285 s each, with seeds 0 (``vae``,
+``vampvae``) and 1 (``vae_s1``, ``vampvae_s1``). N = 500, DDIM 50 steps, 1000 ancestral steps, NLL with
+k = 100 on 500 test digits. Parts (``--only``, comma-separated) cache their results in ``--work`` so they can
+run in separate processes; ``--cosine-run``, ``--v-run``, ``--wide-run``, ``--vae-run``, ``--vampvae-run``
+evaluate runs trained beforehand, and ``--assemble`` only gathers the cached parts into the results.
 
-Usage: ``python benchmarks/generative.py [--full | --smoke | --medium] [--only ddpm,vae,cgan]``; writes
-``benchmarks/results/generative.md``, ``.json`` and sample grids ``generative_<model>.png``.
+Usage: ``python benchmarks/generative.py [--full | --smoke | --medium] [--only ddpm,vae,cgan]``; ``--full`` and
+``--medium`` write ``benchmarks/results/generative.md``, ``.json`` and sample grids ``generative_<model>.png``;
+the smoke run (the default, what ``make bench`` runs) writes ``generative_smoke.*`` instead, so that it never
+replaces the real results.
 """
 
 from __future__ import annotations
@@ -92,13 +97,20 @@ def train_for(key: str, budget_s: float, *, seed: int = 0, chunk: int = 25) -> t
     return tr, facts
 
 
-def grid(tr: Trainer, key: str, **kwargs: Any) -> str:
+def grid(tr: Trainer, name: str, **kwargs: Any) -> str:
+    """100 samples of the trainer's sampling model as ``results/<name>.png``; returns the file name."""
     model = tr.sampling_model
     y = balanced_labels(100, 10) if model.conditional else None
     imgs = sample_model(model, 100, y=y, seed=1, **kwargs)
-    path = RESULTS / f"generative_{key}.png"
+    path = RESULTS / f"{name}.png"
     save_image_grid(imgs, path, nrow=10)
     return path.name
+
+
+def result_stem(args: argparse.Namespace) -> str:
+    """File stem of the results: ``generative`` for the real runs (``--full``, ``--medium``),
+    ``generative_smoke`` for the default smoke run, so that ``make bench`` does not replace real results."""
+    return "generative" if args.full or args.medium else "generative_smoke"
 
 
 def floor(n: int) -> float:
@@ -117,6 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         budgets.update({k: args.smoke_seconds for k in EXPERIMENTS}, n=100, nll_n=50, ancestral_steps=50,
                        ddim_steps=10)
     n = budgets["n"]
+    stem = result_stem(args)
     only = set(args.only.split(",")) if args.only else {"ddpm", "ddpm_cosine", "vae", "vampvae", "cgan"}
     out: dict[str, Any] = {"mode": "smoke" if smoke else "full", "n": n, "budgets_s": budgets,
                            "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -151,7 +164,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                             "seconds": round(time.perf_counter() - t0, 1)}
             print(f"[ddpm] ancestral {budgets['ancestral_steps']} steps FID {anc['fid']:.2f} vs DDIM "
                   f"{ddim['fid']:.2f}", flush=True)
-        facts["grid"] = grid(tr, key, sampler="ddim", steps=budgets["ddim_steps"], guidance=3.0)
+        facts["grid"] = grid(tr, f"{stem}_{key}", sampler="ddim", steps=budgets["ddim_steps"], guidance=3.0)
         out["runs"][key] = facts
     for key in ("vae", "vampvae"):
         if key not in only:
@@ -159,14 +172,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tr, facts = train_for(key, budgets[key])
         ev = evaluate_model(tr.sampling_model, "digits", n=n, seed=0, nll_n=budgets["nll_n"])
         facts.update({k: ev.get(k) for k in ("fid", "classifier_score", "nll_nats", "bits_per_dim")})
-        facts["grid"] = grid(tr, key)
+        facts["grid"] = grid(tr, f"{stem}_{key}")
         print(f"[{key}] NLL {ev.get('nll_nats')} nats, FID {ev['fid']:.2f}", flush=True)
         out["runs"][key] = facts
     if "cgan" in only:
         tr, facts = train_for("cgan", budgets["cgan"])
         ev = evaluate_model(tr.sampling_model, "digits", n=n, seed=0)
         facts.update({k: ev.get(k) for k in ("fid", "classifier_score", "class_accuracy")})
-        facts["grid"] = grid(tr, "cgan")
+        facts["grid"] = grid(tr, f"{stem}_cgan")
         print(f"[cgan] acc {ev['class_accuracy']:.3f} FID {ev['fid']:.2f}", flush=True)
         out["runs"]["cgan"] = facts
     speed = RESULTS / "diffusion_speed.json"
@@ -861,9 +874,10 @@ def main() -> None:
         print(f"wrote {RESULTS / 'generative.md'}")
         return
     res = run(args)
-    (RESULTS / "generative.json").write_text(json.dumps(res, indent=2, default=str))
-    write_markdown(res, RESULTS / "generative.md")
-    print(f"wrote {RESULTS / 'generative.md'}")
+    stem = result_stem(args)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
+    write_markdown(res, RESULTS / f"{stem}.md")
+    print(f"wrote {RESULTS / (stem + '.md')}")
 
 
 if __name__ == "__main__":
