@@ -163,8 +163,25 @@ def peer_richardson_lucy(y, k, clean):
     return best_of(rl, RL_ITERATIONS, clean)
 
 
+def bm3d_profile():
+    """The bm3d package's default profile ('np') on one thread: its own default (num_threads = 0) uses
+    every core, which the thread variables do not limit."""
+    pro = import_bm3d().BM3DProfile()
+    pro.num_threads = 1
+    return pro
+
+
+def peer_bm3d(noisy, sigma):
+    """bm3d.bm3d on a gray image (it wants (H, W, 1)), one thread."""
+    return np.squeeze(import_bm3d().bm3d(noisy[..., None], sigma, profile=bm3d_profile()))
+
+
+def peer_bm3d_rgb(noisy, sigma):
+    return import_bm3d().bm3d_rgb(noisy, sigma, profile=bm3d_profile())
+
+
 def peer_bm3d_deblurring(y, k, sigma):
-    return import_bm3d().bm3d_deblurring(y[..., None], sigma, k)
+    return import_bm3d().bm3d_deblurring(y[..., None], sigma, k, profile=bm3d_profile())
 
 
 def peer_biharmonic(y, m):

@@ -591,6 +591,8 @@ def _sampler_table_lines(rows: list[dict[str, Any]], anc: dict[str, Any] | None,
         if any("spacing" in k or "clipped" in k for k in by):
             text += (" The spacing and clipping rows are diagnostics; the target's verdict uses the default DDIM "
                      "(eta 0, linspace, clipped), not a setting picked by this test-set FID.")
+            text += (" What the samples differ in (FID split into its mean and covariance terms, background "
+                     "haze, grey levels, diversity): `ddim_gap.md` (benchmarks/ddim_gap.py).")
         out += ["", text]
     return out + [""]
 

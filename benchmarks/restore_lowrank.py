@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from _common import (  # first: importing it pins the thread pools before numpy loads
     RESULTS,
-    import_bm3d,
     load_clean,
+    peer_bm3d,
     seed_of,
     timed,
 )
@@ -49,13 +49,11 @@ def quality(clean: np.ndarray, out: np.ndarray) -> tuple[float, float]:
 
 
 def methods(with_ksvd: bool, device):
-    bm3d = import_bm3d()
-
     from aip.restore.lowrank import denoise_wnnm
     from aip.restore.sparse import denoise_ksvd
 
     out = {
-        "bm3d": lambda y, s: np.squeeze(bm3d.bm3d(y[..., None], s)),
+        "bm3d": peer_bm3d,
         "wnnm": lambda y, s: denoise_wnnm(y, s, device=device),
     }
     if with_ksvd:

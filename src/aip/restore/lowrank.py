@@ -454,9 +454,11 @@ def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0, warm: _WarmBa
     trace and Gershgorin row sums) are exactly their mean patch and skip the eigendecomposition.
 
     ``warm`` (with ``rows``, these groups' rows in it): groups that kept few values last round get their
-    leading eigenpairs from one step of subspace iteration started at last round's basis (8 or 16
-    vectors, at least 4 more than the rank they kept) instead of a full ``eigh``; a group whose smallest
-    computed value would still be kept is redone with the full ``eigh``, so no kept value is cut off.
+    leading eigenpairs from one step of subspace iteration started at last round's basis (8, 16, ...
+    vectors, at least 4 more than the rank they kept; always on the d x d Gram matrix, in patch space)
+    instead of a full ``eigh``; a group whose smallest computed value would still be kept is redone with
+    the full ``eigh``, so no value is cut off for want of room. Values near the threshold come out a
+    little less exact than from ``eigh`` (the subspace step converges slowly for them).
     """
     mean = groups.mean(1, keepdim=True)
     yc = groups - mean
