@@ -22,7 +22,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-THREADS = "OMP/MKL/torch/OpenCV threads = 1"
+THREADS = "OMP/MKL/torch/OpenCV/bm3d threads = 1"
 WIENER_BALANCES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 RL_ITERATIONS = (10, 20, 40, 80)
 

@@ -105,6 +105,7 @@ def parse_sigma(text: str) -> float | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import inspect
     import time
 
     import numpy as np
@@ -122,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     img = load_image(args.input, gray=args.gray)
     ref = load_image(args.reference, gray=args.gray) if args.reference else None
     method = args.method or R.DEFAULTS[task]
+    if not args.json and "progress" in inspect.signature(R.get_method(task, method)).parameters:
+        knobs.setdefault("progress", True)      # the slow methods (WNNM) show a bar over their rounds
     result: dict[str, Any] = {"task": task, "method": method, "input": str(args.input),
                               "output": str(args.output), "input_shape": list(img.shape)}
     ch = -1 if img.ndim == 3 else None

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from aip._shared.channels import per_channel
+from aip._shared.progress import progress as progress_bar
 from aip._shared.validate import as_image, as_mask, check_choice, check_int, check_positive, describe
 
 __all__ = [
@@ -379,22 +380,31 @@ def rpca_sequence(frames: Any, *, lam: float | None = None, tol: float = 1e-7,
 # WNNM denoising
 # --------------------------------------------------------------------------------------------------
 
-def _wnnm_params(sigma255: float) -> dict:
-    """The authors' settings by noise level (similar patches, iterations, lambda) with patches one pixel
-    larger than theirs (6/7/8/9 -> 7/8/9/10), and the spacing of the reference patches.
+def _wnnm_params(sigma255: float, colour: bool = False) -> dict:
+    """The authors' settings by noise level (similar patches, iterations, lambda), the patch size and the
+    spacing of the reference patches.
 
-    Patch + 1: on nine cases outside the benchmark (rocket, moon, grass at sigma 15/25/50) it gained in
-    every one, +0.09/+0.11/+0.13 dB on average at 256 x 256 and +0.05/+0.09/+0.14 at 512 x 512, for
-    1.2-1.9x the time (paid for by ``eig="warm"``). Spacing: the authors' floor(patch_size / 2 - 1) would be 2/3/3/4; it is 2 for
-    patch 7, 3 for patch 8 and 5 for patches 9 and 10 (a coarser grid at high noise costs about 0.05 dB
-    and saves 2.5x the time)."""
+    Gray: patches one pixel larger than the authors' (6/7/8/9 -> 7/8/9/10). On nine cases outside the
+    benchmark (rocket, moon, grass at sigma 15/25/50) that gained in every one, +0.09/+0.11/+0.13 dB on
+    average at 256 x 256 and +0.05/+0.09/+0.14 at 512 x 512, for 1.2-1.9x the time (paid for by
+    ``eig="warm"``). Spacing 2 for patch 7 and 3 for patch 8 (the authors' floor(patch_size / 2 - 1)),
+    4 for patches 9 and 10 (theirs: 3 and 4; at patch 9 a spacing of 3 takes about 2.5x the time of 5,
+    and 4 against 5 gained +0.04 dB on the same three images at 512 x 512, sigma 50, for 1.45x the time).
+
+    ``colour`` (channels matched together): the authors' patch sizes, spacing 2/3/5/5. The larger patch
+    lost there (RGB 256, sigma 25, opponent space: rocket -0.05, retina -0.06, immunohistochemistry
+    +0.00 dB), the chroma channels of the opponent space being smooth."""
+    if colour:
+        p, steps = (6, 7, 8, 9), (2, 3, 5, 5)
+    else:
+        p, steps = (7, 8, 9, 10), (2, 3, 4, 4)
     if sigma255 <= 20:
-        return {"patch_size": 7, "n_similar": 70, "n_iter": 8, "lam": 0.54, "step": 2}
+        return {"patch_size": p[0], "n_similar": 70, "n_iter": 8, "lam": 0.54, "step": steps[0]}
     if sigma255 <= 40:
-        return {"patch_size": 8, "n_similar": 90, "n_iter": 12, "lam": 0.56, "step": 3}
+        return {"patch_size": p[1], "n_similar": 90, "n_iter": 12, "lam": 0.56, "step": steps[1]}
     if sigma255 <= 60:
-        return {"patch_size": 9, "n_similar": 120, "n_iter": 14, "lam": 0.58, "step": 5}
-    return {"patch_size": 10, "n_similar": 140, "n_iter": 14, "lam": 0.58, "step": 5}
+        return {"patch_size": p[2], "n_similar": 120, "n_iter": 14, "lam": 0.58, "step": steps[2]}
+    return {"patch_size": p[3], "n_similar": 140, "n_iter": 14, "lam": 0.58, "step": steps[3]}
 
 
 def _warm_vectors(d: int) -> int:
@@ -537,7 +547,7 @@ def _rebuild(out, yc, idx, vec, f, left) -> None:
 
 def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int, n_iter: int, lam: float,
              c: float, delta: float, step: int, window: int, inner: int, device: Any,
-             reweight: int, eig: str = "warm", chunk: int = 4096) -> np.ndarray:
+             reweight: int, eig: str = "warm", progress: bool = False, chunk: int = 4096) -> np.ndarray:
     """WNNM of a 2-D image, or of a ``(C, H, W)`` stack whose channels share the block matching (on the
     distance summed over the channels) and are shrunk one by one."""
     import torch
@@ -556,7 +566,7 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
     grid = (h - p + 1, w - p + 1)
     eps = 1e-8
     refs = groups = warm = None
-    for it in range(n_iter):
+    for it in progress_bar(range(n_iter), progress, "WNNM"):
         x = x + delta * (y - x)
         px = extract(x, p)
         if it % inner == 0:
@@ -585,7 +595,7 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
                  n_iter: int | None = None, lam: float | None = None, c: float = 2.0 * math.sqrt(2.0),
                  delta: float = 0.1, step: int | None = None, window: int = 30, inner: int = 2,
                  reweight: int = 3, eig: str = "warm", shared_groups: bool = True,
-                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+                 channel_axis: int | None = None, device: Any = None, progress: bool = False) -> np.ndarray:
     """Weighted nuclear norm minimisation denoising (Gu, Zhang, Zuo & Feng 2014).
 
     For ``n_iter`` rounds: ``x <- x + delta (y - x)`` (iterative regularisation); every ``inner`` rounds,
@@ -606,8 +616,8 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         Noise standard deviation on the image's scale (25/255 for sigma 25 on 8 bits).
     patch_size, n_similar, n_iter, lam : optional
         Default: the paper's settings by noise level (70/8/0.54 up to sigma 20, 90/12/0.56 up to 40,
-        120/14/0.58 up to 60 on the 0-255 scale) with patches one pixel larger than the paper's 6/7/8
-        (7/8/9): on nine cases outside the benchmark (rocket, moon, grass at sigma 15/25/50) the larger
+        120/14/0.58 up to 60 on the 0-255 scale) with, on gray images, patches one pixel larger than the
+        paper's 6/7/8 (7/8/9; colour images matched together keep the paper's): on nine cases outside the benchmark (rocket, moon, grass at sigma 15/25/50) the larger
         patch gained in all, +0.09/+0.11/+0.13 dB on average at 256 x 256 and +0.05/+0.09/+0.14 at
         512 x 512, for 1.2-1.9x the time. 4 more iterations, a search window of 40 or delta 0.13 lost
         up to 0.4 dB on the smooth image (moon) and gained only on the texture (grass).
@@ -618,10 +628,11 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
     delta : float
         Iterative regularisation step.
     step : int, optional
-        Spacing of the reference patches; default 2 for patch 7 (sigma up to 20), 3 for patch 8 (21-40)
-        and 5 for patches 9 and 10 (above 40), where the authors' ``floor(patch_size / 2 - 1)`` (used
-        when only ``patch_size`` is given) would be 3 and 4: at high noise the coarser grid costs about
-        0.05 dB and saves 2.5x the time.
+        Spacing of the reference patches; default (gray) 2 for patch 7 (sigma up to 20), 3 for patch 8
+        (21-40) and 4 for patches 9 and 10 (above 40; colour: 2/3/5/5), where the authors' ``floor(patch_size / 2 - 1)`` (used
+        when only ``patch_size`` is given) would be 3 and 4: at patch 9, 3 takes about 2.5x the time of
+        5, and 4 gained +0.04 dB over 5 for 1.45x the time (512 x 512, sigma 50, three images outside
+        the benchmark).
     window : int
         Search radius of block matching, 30 as in the paper: the references of a tile of 8 x 8 grid
         positions share the candidates of the tile grown by ``window`` (a superset of each one's own
@@ -647,6 +658,8 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         Axis of the channels of a colour image.
     device : str or torch.device, optional
         None (CPU), "cuda", "auto".
+    progress : bool
+        Show a progress bar over the rounds (about a minute for 512 x 512 on one CPU thread).
 
     Returns
     -------
@@ -669,7 +682,10 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
     """
     img = as_image(image, "image")
     s = check_positive(sigma, "sigma")
-    prm = _wnnm_params(s * 255.0)
+    shared = shared_groups and img.ndim == 3 and channel_axis is not None
+    if shared:
+        ax = check_int(channel_axis, "channel_axis", low=-3, high=2)
+    prm = _wnnm_params(s * 255.0, colour=shared and img.shape[ax] > 1)
     if patch_size is not None:
         prm["patch_size"] = check_int(patch_size, "patch_size", low=2)
     if n_similar is not None:
@@ -685,11 +701,10 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
     knobs = dict(prm, c=check_positive(c, "c"), delta=check_positive(delta, "delta", allow_zero=True),
                  window=check_int(window, "window", low=1), inner=check_int(inner, "inner", low=1),
                  reweight=check_int(reweight, "reweight", low=0), eig=check_choice(eig, "eig", ("warm", "exact")),
-                 device=device)
+                 device=device, progress=bool(progress))
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _wnnm_2d(img[..., 0], s, **knobs)[..., None]
-    if shared_groups and img.ndim == 3 and channel_axis is not None:
-        ax = check_int(channel_axis, "channel_axis", low=-3, high=2)
+    if shared:
         out = _wnnm_2d(np.ascontiguousarray(np.moveaxis(img, ax, 0)), s, **knobs)
         return np.moveaxis(out, 0, ax)
     return per_channel(lambda ch: _wnnm_2d(ch, s, **knobs), img, channel_axis)
@@ -844,7 +859,7 @@ def _dct_pilot(img: np.ndarray, miss: np.ndarray, sigmas: np.ndarray, device: An
 
 def _inpaint_wnnm_2d(img: np.ndarray, miss: np.ndarray, *, pilot: np.ndarray, sigmas: np.ndarray,
                      patch_size: int, n_similar: int, step: int, window: int, rematch: int, c: float,
-                     device: Any, chunk: int = 4096) -> np.ndarray:
+                     device: Any, progress: bool = False, chunk: int = 4096) -> np.ndarray:
     import torch
 
     from aip._shared.torch_bridge import resolve_device
@@ -858,7 +873,7 @@ def _inpaint_wnnm_2d(img: np.ndarray, miss: np.ndarray, *, pilot: np.ndarray, si
     known = torch.as_tensor(~miss, device=dev)
     grid = (h - p + 1, w - p + 1)
     groups = None
-    for it, s in enumerate(sigmas):
+    for it, s in enumerate(progress_bar(sigmas, progress, "WNNM inpainting")):
         # z <- group WNNM denoiser at level s_k (block matching on x every `rematch` rounds)
         px = extract(x, p)
         if it % rematch == 0:
@@ -876,7 +891,7 @@ def inpaint_wnnm(image: Any, mask: Any, *, sigma_start: float = 25 / 255, sigma_
                  n_iter: int = 60, pilot_start: float = 30 / 255, pilot_end: float = 2 / 255,
                  pilot_iter: int = 40, patch_size: int = 6, n_similar: int = 50, step: int = 4,
                  window: int = 15, rematch: int = 3, c: float = 2.0 * math.sqrt(2.0),
-                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+                 channel_axis: int | None = None, device: Any = None, progress: bool = False) -> np.ndarray:
     """Inpainting by half-quadratic splitting with an annealed noise level and a WNNM group prior.
 
     Plug-and-play half-quadratic splitting for the noise-free data constraint ``x = y`` on the observed
@@ -910,6 +925,8 @@ def inpaint_wnnm(image: Any, mask: Any, *, sigma_start: float = 25 / 255, sigma_
         Colour images are inpainted channel by channel.
     device : str or torch.device, optional
         None (CPU), ``"cuda"``, ``"auto"``.
+    progress : bool
+        Show a progress bar over the group-prior rounds (the slow stage: tens of seconds at 256 x 256).
 
     Returns
     -------
@@ -952,7 +969,7 @@ def inpaint_wnnm(image: Any, mask: Any, *, sigma_start: float = 25 / 255, sigma_
              "patch_size": check_int(patch_size, "patch_size", low=2),
              "n_similar": check_int(n_similar, "n_similar", low=2), "step": check_int(step, "step", low=1),
              "window": check_int(window, "window", low=1), "rematch": check_int(rematch, "rematch", low=1),
-             "c": check_positive(c, "c"), "device": device}
+             "c": check_positive(c, "c"), "device": device, "progress": bool(progress)}
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _inpaint_wnnm_2d(img[..., 0], miss, **knobs)[..., None]
     return per_channel(lambda ch: _inpaint_wnnm_2d(ch, miss, **knobs), img, channel_axis)

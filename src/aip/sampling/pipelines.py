@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from aip._shared.progress import progress as progress_bar
 from aip.sampling.ddim import DDIMScheduler
 from aip.sampling.langevin import AnnealedLangevinScheduler
 
@@ -24,14 +25,6 @@ def _initial_noise(shape: Sequence[int] | torch.Tensor, generator: torch.Generat
     return torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
 
 
-def _progress(seq, enabled: bool, desc: str):
-    if not enabled:
-        return seq
-    from tqdm.auto import tqdm
-
-    return tqdm(seq, desc=desc, leave=False)
-
-
 @torch.no_grad()
 def diffusion_sample(model_fn: ModelFn, scheduler: Any, shape_or_noise: Sequence[int] | torch.Tensor, *,
                      generator: torch.Generator | None = None, device: Any = "cpu",
@@ -39,7 +32,7 @@ def diffusion_sample(model_fn: ModelFn, scheduler: Any, shape_or_noise: Sequence
                      ) -> torch.Tensor:
     """Run ``scheduler.timesteps`` (DDPM or DDIM) from Gaussian noise (or the given x_T) to x_0."""
     x = _initial_noise(shape_or_noise, generator, device, dtype)
-    for t in _progress(scheduler.timesteps.tolist(), progress, "sampling"):
+    for t in progress_bar(scheduler.timesteps.tolist(), progress, "sampling"):
         x = scheduler.step(model_fn(x, t), t, x, generator=generator, **step_kwargs).prev_sample
     return x
 
@@ -51,7 +44,7 @@ def ddim_invert(model_fn: ModelFn, scheduler: DDIMScheduler, x0: torch.Tensor, *
     if not isinstance(scheduler, DDIMScheduler):
         raise TypeError(f"scheduler: expected a DDIMScheduler, got {type(scheduler).__name__}")
     x = x0
-    for t in _progress(scheduler.timesteps.flip(0).tolist(), progress, "inverting"):
+    for t in progress_bar(scheduler.timesteps.flip(0).tolist(), progress, "inverting"):
         x = scheduler.inverse_step(model_fn(x, t), t, x).prev_sample
     return x
 
@@ -69,7 +62,7 @@ def langevin_sample(score_fn: ModelFn, scheduler: AnnealedLangevinScheduler,
     else:
         x = torch.randn(tuple(shape_or_init), generator=generator, device=device, dtype=dtype)
         x = x * float(scheduler.sigmas[0])
-    for i in _progress(scheduler.timesteps.tolist(), progress, "langevin"):
+    for i in progress_bar(scheduler.timesteps.tolist(), progress, "langevin"):
         x = scheduler.step(score_fn(x, i), i, x, generator=generator).prev_sample
     if denoise:
         last = int(scheduler.sigmas.numel()) - 1
