@@ -513,7 +513,8 @@ def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0, warm: _WarmBa
             ev, vec = _stable_eigh(gram[idx], fast=True)
         f = _shrink_values(ev, sig2[idx], cc[idx], k, eps, reweight, torch)
         if m:
-            short = f[:, 0] > 0                # the subspace may hold too few values: redo those in full
+            # the subspace may hold too few values (or a basis went bad): redo those in full
+            short = (f[:, 0] > 0) | ~torch.isfinite(ev).all(1)
             if bool(short.any()):
                 queue.append((pos[short], 0))
                 keep = ~short
@@ -526,8 +527,9 @@ def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0, warm: _WarmBa
         if use_warm:
             mm = min(warm.m, vec.shape[2])
             top = vec[:, :, -mm:]
-            if side:                           # U (k x mm) -> V = Y^T U / s
-                top = (yc[idx].transpose(1, 2) @ top) / ev[:, -mm:].clamp_min(1e-20).sqrt()[:, None, :]
+            if side:                           # U (k x mm) -> V = Y^T U / s, as unit columns
+                top = yc[idx].transpose(1, 2) @ top
+                top = top / top.norm(dim=1, keepdim=True).clamp_min(1e-12)
             warm.vec[gidx[pos], :, :mm] = top.flip(2).to(warm.vec.dtype)
             warm.rank[gidx[pos]] = kept
     return out, rank
