@@ -81,6 +81,20 @@ def test_denoise_cli_matches_api_and_reports(tmp_path, clean_file, capsys):
     assert rc == 0 and info["sigma_estimated"] and abs(info["sigma_255"] - 25) < 5
 
 
+def test_denoise_cli_progress_bar_unless_json(tmp_path, clean_file, capsys):
+    """WNNM (the default) shows a bar over its rounds on stderr; --json keeps stderr quiet."""
+    _, x = clean_file
+    gray = x.mean(-1) if x.ndim == 3 else x
+    noisy = (gray + 0.1 * np.random.default_rng(1).standard_normal(gray.shape)).astype(np.float32)
+    np.save(tmp_path / "n.npy", noisy)
+    args = ["denoise", str(tmp_path / "n.npy"), "--sigma", "25.5", "--set", "n_iter=2"]
+    assert main([*args, "-o", str(tmp_path / "a.npy")]) == 0
+    assert "WNNM" in capsys.readouterr().err
+    assert main([*args, "-o", str(tmp_path / "b.npy"), "--json"]) == 0
+    assert "WNNM" not in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 def test_deblur_upscale_inpaint_cli(tmp_path, clean_file, capsys):
     import aip.restore as R
 
