@@ -260,7 +260,7 @@ def test_wnnm_warm_start_matches_the_full_eigh(k):
     c, eps = 2 * np.sqrt(2), 1e-8
     sig2 = torch.full((40,), 0.05 ** 2)
     g1 = _ranked_groups(3, k=k)
-    warm = _WarmBasis(40, 25, torch, "cpu", 16)
+    warm = _WarmBasis(40, 25, torch, "cpu")
     rows = slice(0, 40)
     first, r1 = _shrink_groups(g1, sig2, c, eps, torch, 3, warm, rows)
     exact1, e1 = _shrink_groups(g1, sig2, c, eps, torch, 3)

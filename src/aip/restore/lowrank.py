@@ -384,12 +384,14 @@ def _wnnm_params(sigma255: float, colour: bool = False) -> dict:
     """The authors' settings by noise level (similar patches, iterations, lambda), the patch size and the
     spacing of the reference patches.
 
-    Gray: patches one pixel larger than the authors' (6/7/8/9 -> 7/8/9/10). On nine cases outside the
-    benchmark (rocket, moon, grass at sigma 15/25/50) that gained in every one, +0.09/+0.11/+0.13 dB on
-    average at 256 x 256 and +0.05/+0.09/+0.14 at 512 x 512, for 1.2-1.9x the time (paid for by
-    ``eig="warm"``). Spacing 2 for patch 7 and 3 for patch 8 (the authors' floor(patch_size / 2 - 1)),
-    4 for patches 9 and 10 (theirs: 3 and 4; at patch 9 a spacing of 3 takes about 2.5x the time of 5,
-    and 4 against 5 gained +0.04 dB on the same three images at 512 x 512, sigma 50, for 1.45x the time).
+    The evidence is ``benchmarks/results/wnnm_settings_256.md`` (``benchmarks/wnnm_settings.py``), on
+    images outside the restoration benchmark. Gray: patches one pixel larger than the authors' (6/7/8/9
+    -> 7/8/9/10) gained in all nine cases (rocket, moon, grass at sigma 15/25/50), +0.09/+0.11/+0.08 dB
+    on average at 256 x 256 (an earlier run at 512 x 512, spacing 5 at sigma 50: +0.05/+0.09/+0.14),
+    for up to 1.7x the time (paid for by ``eig="warm"``). Spacing 2 for patch 7 and 3 for patch 8 (the
+    authors' floor(patch_size / 2 - 1)), 4 for patches 9 and 10 (theirs: 3 and 4; at patch 9 a spacing
+    of 3 takes about 2.5x the time of 5, and 4 against 5 gained +0.07 dB at 256 x 256, sigma 50, for
+    1.4x the time; +0.04 dB at 512 x 512).
 
     ``colour`` (channels matched together): the authors' patch sizes, spacing 2/3/5/5. The larger patch
     lost there (RGB 256, sigma 25, opponent space: rocket -0.05, retina -0.06, immunohistochemistry
@@ -407,22 +409,18 @@ def _wnnm_params(sigma255: float, colour: bool = False) -> dict:
     return {"patch_size": p[3], "n_similar": 140, "n_iter": 14, "lam": 0.58, "step": steps[3]}
 
 
-def _warm_vectors(d: int) -> int:
-    """The largest warm-started subspace for patches of ``d`` values (groups that kept more than this
-    less 4 get the full eigh): 32 from 8 x 8 patches on (textured images keep many values), else 16."""
-    return 32 if d >= 64 else 16
-
-
 class _WarmBasis:
     """Each group's leading Gram eigenvectors from the last round, to warm-start the next (one group per
     reference patch; the references are the same in every round, so row ``i`` is always the same group).
 
     ``vec`` keeps the ``m`` leading eigenvectors (largest first; float16 is plenty for a starting
-    subspace) and ``rank`` the number of singular values the group kept (-1: no basis yet).
+    subspace) and ``rank`` the number of singular values the group kept (-1: no basis yet). ``m``, the
+    largest warm-started subspace (groups that kept more than ``m - 4`` values get the full eigh), is by
+    default 32 from 8 x 8 patches on (textured images keep many values) and 16 below.
     """
 
-    def __init__(self, n_groups: int, n: int, torch, device, m: int) -> None:
-        self.m = min(m, n)
+    def __init__(self, n_groups: int, n: int, torch, device, m: int | None = None) -> None:
+        self.m = min(m or (32 if n >= 64 else 16), n)
         self.n = n
         self.vec = torch.zeros(n_groups, n, self.m, dtype=torch.float16, device=device)
         self.rank = torch.full((n_groups,), -1, dtype=torch.long, device=device)
@@ -505,9 +503,9 @@ def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0, warm: _WarmBa
         if pos.numel() == 0:
             continue
         idx = act[pos]
+        y = yc[idx]
         side = left and not m                  # warm subspaces live in patch space (V, d x d Gram)
         if m:
-            y = yc[idx]
             ev, vec = _ritz(y.transpose(1, 2) @ y if left else gram[idx], warm.vec[gidx[pos], :, :m], torch)
         else:
             ev, vec = _stable_eigh(gram[idx], fast=True)
@@ -518,29 +516,29 @@ def _shrink_groups(groups, sig2, c, eps, torch, reweight: int = 0, warm: _WarmBa
             if bool(short.any()):
                 queue.append((pos[short], 0))
                 keep = ~short
-                pos, idx, ev, vec, f = pos[keep], idx[keep], ev[keep], vec[keep], f[keep]
+                pos, idx, y, ev, vec, f = pos[keep], idx[keep], y[keep], ev[keep], vec[keep], f[keep]
                 if pos.numel() == 0:
                     continue
-        _rebuild(out, yc, idx, vec, f, side)
+        _rebuild(out, y, idx, vec, f, side)
         kept = (f > 0).sum(1)
         rank[idx] = kept.to(groups.dtype)
         if use_warm:
             mm = min(warm.m, vec.shape[2])
             top = vec[:, :, -mm:]
             if side:                           # U (k x mm) -> V = Y^T U / s, as unit columns
-                top = yc[idx].transpose(1, 2) @ top
+                top = y.transpose(1, 2) @ top
                 top = top / top.norm(dim=1, keepdim=True).clamp_min(1e-12)
             warm.vec[gidx[pos], :, :mm] = top.flip(2).to(warm.vec.dtype)
             warm.rank[gidx[pos]] = kept
     return out, rank
 
 
-def _rebuild(out, yc, idx, vec, f, left) -> None:
-    """Add ``U diag(sx/s) U^T Y`` (or ``Y V diag(sx/s) V^T``) of the groups ``idx`` to ``out`` in place;
-    ``vec`` holds eigenvectors in ascending order of their values, so only the last ``r`` columns count."""
+def _rebuild(out, y, idx, vec, f, left) -> None:
+    """Add ``U diag(sx/s) U^T Y`` (or ``Y V diag(sx/s) V^T``) of the centred groups ``y`` to their rows
+    ``idx`` of ``out`` in place; ``vec`` holds eigenvectors in ascending order of their values, so only the
+    last ``r`` columns count."""
     r = max(int((f > 0).sum(1).max()), 1)
     vr, fr = vec[:, :, -r:], f[:, -r:]
-    y = yc[idx]
     if left:
         out[idx] += (vr * fr[:, None, :]) @ (vr.transpose(1, 2) @ y)
     else:
@@ -576,7 +574,7 @@ def _wnnm_2d(noisy: np.ndarray, sigma: float, *, patch_size: int, n_similar: int
             k = max(n_similar - 10 * (it // 2 + 1), 10)
             refs, groups = block_match(px, grid, k, step=step, window=window)
             if warm is None and eig == "warm":
-                warm = [_WarmBasis(groups.shape[0], d, torch, dev, _warm_vectors(d)) for _ in range(nc)]
+                warm = [_WarmBasis(groups.shape[0], d, torch, dev) for _ in range(nc)]
         for ch in range(nc):
             pxc = px[:, ch * d:(ch + 1) * d]
             if it == 0:
@@ -619,10 +617,12 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
     patch_size, n_similar, n_iter, lam : optional
         Default: the paper's settings by noise level (70/8/0.54 up to sigma 20, 90/12/0.56 up to 40,
         120/14/0.58 up to 60 on the 0-255 scale) with, on gray images, patches one pixel larger than the
-        paper's 6/7/8 (7/8/9; colour images matched together keep the paper's): on nine cases outside the benchmark (rocket, moon, grass at sigma 15/25/50) the larger
-        patch gained in all, +0.09/+0.11/+0.13 dB on average at 256 x 256 and +0.05/+0.09/+0.14 at
-        512 x 512, for 1.2-1.9x the time. 4 more iterations, a search window of 40 or delta 0.13 lost
-        up to 0.4 dB on the smooth image (moon) and gained only on the texture (grass).
+        paper's 6/7/8 (7/8/9; colour images matched together keep the paper's): on nine cases outside
+        the benchmark (rocket, moon, grass at sigma 15/25/50) the larger patch gained in all,
+        +0.09/+0.11/+0.08 dB on average at 256 x 256 (``benchmarks/wnnm_settings.py``; +0.05/+0.09/+0.14
+        in an earlier run at 512 x 512), for up to 1.7x the time. 4 more iterations, a search window of
+        40 or delta 0.13 lost up to 0.4 dB on the smooth image (moon) and gained only on the texture
+        (grass).
     c : float
         Weight constant, ``2 sqrt(2)`` as in the paper (``w_i = c sqrt(k) sigma_n^2 / (sigma_i + eps)``).
         Sweeps on camera and chelsea 256 at sigma 25 (c 2.3/2.83/3.4, lam -/+0.06, 16 iterations, delta
@@ -631,10 +631,10 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         Iterative regularisation step.
     step : int, optional
         Spacing of the reference patches; default (gray) 2 for patch 7 (sigma up to 20), 3 for patch 8
-        (21-40) and 4 for patches 9 and 10 (above 40; colour: 2/3/5/5), where the authors' ``floor(patch_size / 2 - 1)`` (used
-        when only ``patch_size`` is given) would be 3 and 4: at patch 9, 3 takes about 2.5x the time of
-        5, and 4 gained +0.04 dB over 5 for 1.45x the time (512 x 512, sigma 50, three images outside
-        the benchmark).
+        (21-40) and 4 for patches 9 and 10 (above 40; colour: 2/3/5/5), where the authors'
+        ``floor(patch_size / 2 - 1)`` (used when only ``patch_size`` is given) would be 3 and 4: at
+        patch 9, 3 takes about 2.5x the time of 5, and 4 gained +0.07 dB over 5 for 1.4x the time
+        (256 x 256, sigma 50, three images outside the benchmark; +0.04 dB at 512 x 512).
     window : int
         Search radius of block matching, 30 as in the paper: the references of a tile of 8 x 8 grid
         positions share the candidates of the tile grown by ``window`` (a superset of each one's own
@@ -646,11 +646,12 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         Rounds of weight re-estimation per group (3 in the authors' code; 0: closed-form fixed point).
     eig : {"warm", "exact"}
         How each group's leading eigenpairs are found. ``"exact"``: a full ``eigh`` of every Gram matrix in
-        every round. ``"warm"`` (default): after the first round, a group that kept at most 12 values gets
-        them from one step of subspace iteration (with Rayleigh-Ritz) started at its basis of the round
-        before, in a subspace at least 4 vectors larger than that rank; a group whose smallest computed
-        value would still be kept is redone in full. Measured at 512 x 512 on images outside the
-        benchmark: the same PSNR within 0.01 dB in a fraction of the time (benchmarks/results).
+        every round. ``"warm"`` (default): after the first round, a group that kept at most 12 values (28
+        from 8 x 8 patches on) gets them from one step of subspace iteration (with Rayleigh-Ritz) started
+        at its basis of the round before, in a subspace at least 4 vectors larger than that rank; a group
+        whose smallest computed value would still be kept is redone in full. Against ``"exact"``
+        (``benchmarks/wnnm_settings.py``, images outside the benchmark, 256 x 256): the same PSNR within
+        0.01 dB in 0.48-1.12x the time (no gain on the texture, grass, whose groups keep many values).
     shared_groups : bool
         With ``channel_axis``: match patches once on the distance summed over the channels and shrink
         each channel's groups on their own (as colour BM3D groups on luminance); False: every channel
@@ -702,8 +703,8 @@ def denoise_wnnm(image: Any, sigma: float, *, patch_size: int | None = None, n_s
         prm["step"] = max(prm["patch_size"] // 2 - 1, 1)
     knobs = dict(prm, c=check_positive(c, "c"), delta=check_positive(delta, "delta", allow_zero=True),
                  window=check_int(window, "window", low=1), inner=check_int(inner, "inner", low=1),
-                 reweight=check_int(reweight, "reweight", low=0), eig=check_choice(eig, "eig", ("warm", "exact")),
-                 device=device, progress=bool(progress))
+                 reweight=check_int(reweight, "reweight", low=0),
+                 eig=check_choice(eig, "eig", ("warm", "exact")), device=device, progress=bool(progress))
     if img.ndim == 3 and channel_axis is None and img.shape[2] == 1:
         return _wnnm_2d(img[..., 0], s, **knobs)[..., None]
     if shared:
