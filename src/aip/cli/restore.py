@@ -65,7 +65,8 @@ def register(sub) -> None:
         p.add_argument("--gray", action="store_true", help="convert the input (and reference) to gray first")
         p.add_argument("--device", default=None, help="torch device for methods that take one (cpu, cuda, auto)")
         p.add_argument("--set", dest="knobs", action="append", default=[], metavar="KEY=VALUE",
-                       help="a knob of the method (repeatable), e.g. --set patch_size=7")
+                       help="a knob of the method (repeatable), e.g. --set patch_size=7 or, for WNNM, "
+                            "--set eig=exact")
         add_force_flag(p)
         add_json_flag(p)
         p.set_defaults(func=run, task=task)
