@@ -138,7 +138,8 @@ def write_markdown(res: dict, path: Path, command: str) -> None:
                    "and diversity are no worse than the ancestral sampler's. Fresh noise at each step (eta 1) "
                    "removes most of the haze. DDIM follows the probability-flow ODE of this noise estimator, "
                    "whose errors it never corrects; a better estimator (see the v-prediction and wider models "
-                   "in generative.md) is where the remaining gap has to close.")]
+                   "in generative.md, and the training changes in ddim_training.md) is where the remaining gap "
+                   "has to close.")]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -592,7 +592,9 @@ def _sampler_table_lines(rows: list[dict[str, Any]], anc: dict[str, Any] | None,
             text += (" The spacing and clipping rows are diagnostics; the target's verdict uses the default DDIM "
                      "(eta 0, linspace, clipped), not a setting picked by this test-set FID.")
             text += (" What the samples differ in (FID split into its mean and covariance terms, background "
-                     "haze, grey levels, diversity): `ddim_gap.md` (benchmarks/ddim_gap.py).")
+                     "haze, grey levels, diversity): `ddim_gap.md` (benchmarks/ddim_gap.py); training changes "
+                     "tried against the gap, each within the 30-minute budget: `ddim_training.md` "
+                     "(benchmarks/ddim_training.py).")
         out += ["", text]
     return out + [""]
 
@@ -688,6 +690,23 @@ def _wide_lines(r: dict[str, Any], b: dict[str, Any], n: int, fid_floor: float,
         verdicts.append(f"| wider v model, DDIM-50 within 15% of ancestral-1000 (w = 1) | {g[1.0]['fid']:.2f} vs "
                         f"{a['fid']:.2f} (ratio {ratio:.3f}) | {'met' if ok else 'NOT met'} (not shipped) |")
     return lines
+
+
+def _training_changes_verdict() -> list[str]:
+    """The targets-table row of ``results/ddim_training.json`` (benchmarks/ddim_training.py), if it exists."""
+    path = RESULTS / "ddim_training.json"
+    if not path.is_file():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    fair = {k: r for k, r in rows.items() if r["train_seconds"] <= 30 * 60}
+    if not fair:
+        return []
+    k = min(fair, key=lambda name: fair[name]["fid_ddim50"] / fair[name]["fid_ancestral"])
+    f = fair[k]
+    ratio = f["fid_ddim50"] / f["fid_ancestral"]
+    return [(f"| {len(rows)} training variants (`ddim_training.md`), DDIM-50 within 15% of ancestral-1000 "
+             f"(w = 1) | lowest ratio within the budget: {k}, {f['fid_ddim50']:.2f} vs {f['fid_ancestral']:.2f} "
+             f"(ratio {ratio:.3f}) | {'met' if ratio <= 1.15 else 'NOT met'} (not shipped) |")]
 
 
 def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
@@ -800,6 +819,7 @@ def write_markdown_medium(res: dict[str, Any], path: Path) -> None:
         lines += _v_prediction_lines(r, b, n, verdicts)
     if "ddpm_wide" in r:
         lines += _wide_lines(r, b, n, res["fid_floor"], verdicts)
+    verdicts += _training_changes_verdict()
     if "vae" in r or "vampvae" in r:
         lines += [f"## VAE against VampPrior VAE (importance-weighted NLL, k = {b['nll_k']}, {b['nll_n']} test digits)",
                   "", "| model | seed | steps | wall s | NLL nats | bits/dim | FID-LeNet |",

@@ -104,6 +104,30 @@ def test_v_prediction_loss_target_training_and_sampling():
         DDPM(DDPMConfig(prediction="x0", **TINY))
 
 
+def test_lognormal_timesteps_follow_the_noise_level_law():
+    # uniform mode draws exactly torch.randint (shipped runs stay reproducible)
+    model = DDPM(DDPMConfig(base_channels=8))
+    torch.manual_seed(3)
+    got = model.training_timesteps(64)
+    torch.manual_seed(3)
+    assert torch.equal(got, torch.randint(0, 1000, (64,)))
+    # lognormal: ln sigma(t) of the non-uniform draws ~ N(-1.2, 1.2^2) up to the grid, the rest uniform
+    model = DDPM(DDPMConfig(base_channels=8, t_sampling="lognormal", t_uniform_share=0.0))
+    torch.manual_seed(0)
+    t = model.training_timesteps(200_000)
+    ab = model.schedule.alpha_bar[t]
+    log_sigma = 0.5 * torch.log((1 - ab) / ab)
+    assert abs(float(log_sigma.median()) + 1.2) < 0.03
+    q16, q84 = torch.quantile(log_sigma.float()[:100_000], torch.tensor([0.1587, 0.8413])).tolist()
+    assert abs(q16 + 2.4) < 0.05 and abs(q84) < 0.05
+    assert int(t.min()) == 0 and int(t.max()) <= 999
+    model = DDPM(DDPMConfig(base_channels=8, t_sampling="lognormal", t_uniform_share=0.5))
+    t = model.training_timesteps(100_000)
+    assert abs(float((t > 800).float().mean()) - 0.5 * 0.2) < 0.01  # the lognormal part puts ~0.05% there
+    with pytest.raises(ValueError, match="t_sampling: expected one of uniform, lognormal"):
+        DDPM(DDPMConfig(t_sampling="beta", **TINY))
+
+
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)

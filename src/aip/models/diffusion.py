@@ -1,6 +1,7 @@
 """DDPM: a noise-prediction U-Net with its noise schedule, trained with L_simple (Ho et al. 2020).
 
-Training (Algorithm 1): x_0 in [-1, 1] (the [0, 1] batch rescaled), t ~ U{0..T-1}, eps ~ N(0, I),
+Training (Algorithm 1): x_0 in [-1, 1] (the [0, 1] batch rescaled), t ~ U{0..T-1} (or log-normal in the noise
+level, ``t_sampling="lognormal"``), eps ~ N(0, I),
 ``L_simple = || eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t, y) ||^2`` (mean over
 pixels). With ``prediction="v"`` the network predicts instead ``v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0``
 (Salimans & Ho 2022) and the loss is the MSE on v; :meth:`DDPM.eps` converts the output to
@@ -19,6 +20,7 @@ Song, Meng, Ermon, "Denoising Diffusion Implicit Models", ICLR 2021.
 Ho, Salimans, "Classifier-Free Diffusion Guidance", 2021.
 Dhariwal, Nichol, "Diffusion Models Beat GANs on Image Synthesis", NeurIPS 2021.
 Salimans, Ho, "Progressive Distillation for Fast Sampling of Diffusion Models", ICLR 2022 (v-prediction).
+Karras, Aittala, Aila, Laine, "Elucidating the Design Space of Diffusion-Based Generative Models", NeurIPS 2022.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class DDPMConfig:
     The default network (about 0.8 M parameters) works on a 2x2 space-to-depth view of 28x28 images with
     three resolutions (14, 7, 4) and attention at the lowest. ``patch_size=None`` means 2 for even image sides
     and 1 for odd ones. ``prediction`` is the network's target: ``"eps"`` (the noise, Ho 2020) or ``"v"``
-    (Salimans & Ho 2022).
+    (Salimans & Ho 2022). ``t_sampling`` picks the training timesteps: ``"uniform"`` (Ho 2020) or
+    ``"lognormal"`` in the noise level (Karras et al. 2022; see :meth:`DDPM.training_timesteps`).
     """
 
     image_size: int = 28
@@ -72,6 +75,10 @@ class DDPMConfig:
     dropout: float = 0.0
     schedule: str = "linear"
     prediction: str = "eps"
+    t_sampling: str = "uniform"
+    t_log_mean: float = -1.2
+    t_log_std: float = 1.2
+    t_uniform_share: float = 0.25
     num_timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
@@ -86,6 +93,9 @@ class DDPMConfig:
     def validate(self) -> None:
         check_choice(self.schedule, "schedule", ("linear", "cosine"))
         check_choice(self.prediction, "prediction", ("eps", "v"))
+        check_choice(self.t_sampling, "t_sampling", ("uniform", "lognormal"))
+        check_positive(self.t_log_std, "t_log_std")
+        check_fraction(self.t_uniform_share, "t_uniform_share")
         check_choice(self.sampler, "sampler", ("ddpm", "ddim"))
         check_int(self.num_timesteps, "num_timesteps", low=2)
         check_int(self.sample_steps, "sample_steps", low=1, high=self.num_timesteps)
@@ -145,7 +155,7 @@ class DDPM(GenerativeModel):
         y = check_labels(y, x.shape[0], cfg.num_classes)
         x0 = to_signed(x)
         b = x0.shape[0]
-        t = torch.randint(0, cfg.num_timesteps, (b,), device=x.device)
+        t = self.training_timesteps(b, x.device)
         noise = torch.randn_like(x0)
         xt = self.schedule.q_sample(x0, t, noise)
         if y is not None and cfg.p_uncond > 0:
@@ -154,6 +164,25 @@ class DDPM(GenerativeModel):
         target = self.schedule.predict_v(x0, t, noise) if cfg.prediction == "v" else noise
         loss = F.mse_loss(self.unet(xt, t, y), target)
         return {"loss": loss}
+
+    def training_timesteps(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """``n`` training timesteps: uniform (Ho 2020) or log-normal in the noise level (Karras et al. 2022).
+
+        ``"lognormal"`` draws ``ln sigma ~ N(t_log_mean, t_log_std^2)`` with ``sigma = sqrt((1 - a_t) / a_t)`` and
+        takes the timestep of the nearest sigma; a share ``t_uniform_share`` of the draws stays uniform, so the
+        high-noise end where sampling starts is still trained.
+        """
+        cfg = self.config
+        T = cfg.num_timesteps
+        if cfg.t_sampling == "uniform":
+            return torch.randint(0, T, (n,), device=device)
+        log_sigma = 0.5 * torch.log((1 - self.schedule.alpha_bar) / self.schedule.alpha_bar).to(device)
+        draw = torch.randn(n, device=device, dtype=log_sigma.dtype) * cfg.t_log_std + cfg.t_log_mean
+        hi = torch.searchsorted(log_sigma, draw).clamp(1, T - 1)
+        t = torch.where((draw - log_sigma[hi - 1]).abs() < (log_sigma[hi] - draw).abs(), hi - 1, hi)
+        t = torch.where(draw <= log_sigma[0], torch.zeros_like(t), t)
+        uniform = torch.rand(n, device=device) < cfg.t_uniform_share
+        return torch.where(uniform, torch.randint(0, T, (n,), device=device), t)
 
     def v_to_eps(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` (Salimans & Ho 2022, Appendix D)."""
