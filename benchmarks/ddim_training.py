@@ -64,25 +64,25 @@ def train_command(flags: dict[str, Any], out: Path) -> list[str]:
     words = shlex.split(shipped_meta("ddpm")["command"])
     words = words[words.index("aip"):]
     head, rest = words[:3], words[3:]
-    opts: dict[str, str] = {}
-    for key, value in zip(rest[::2], rest[1::2]):
-        opts[key] = value
+    opts = dict(zip(rest[::2], rest[1::2]))
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
     for key, value in flags.items():  # the CLI spells train options with dashes, model options as fields
         opts[f"--{key.replace('_', '-')}" if key in train_keys else f"--{key}"] = str(value)
     return head + [w for kv in opts.items() for w in kv] + ["--out", str(out)]
 
 
-def train(flags: dict[str, Any], run_dir: Path) -> float:
-    """Run the command (one thread) unless ``run_dir`` holds a finished run; its wall seconds from the log."""
+def train(flags: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Run the command (one thread) unless ``run_dir`` holds a finished run; its steps and wall seconds."""
+    from generative import _run_facts
+
     if not (run_dir / "checkpoints").is_dir():
         cmd = train_command(flags, run_dir)
         exe = Path(sys.executable).with_name("aip")
         print("  " + " ".join(cmd), flush=True)
         subprocess.run([str(exe)] + cmd[1:], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
                        stdout=subprocess.DEVNULL)
-    logs = [json.loads(s) for s in (run_dir / "log.jsonl").read_text().splitlines() if s.strip()]
-    return float([g for g in logs if "seconds" in g][-1]["seconds"])
+    facts = _run_facts(run_dir)
+    return {"steps": facts["steps"], "train_seconds": facts["seconds"]}
 
 
 def evaluate(run_dir: Path, n: int) -> dict[str, Any]:
@@ -132,8 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Any] = {}
     if not args.full:
-        secs = train(SMOKE_FLAGS, work / "smoke")
-        rows["smoke"] = {"what": "tiny smoke model", "flags": SMOKE_FLAGS, "train_seconds": secs,
+        rows["smoke"] = {"what": "tiny smoke model", "flags": SMOKE_FLAGS, **train(SMOKE_FLAGS, work / "smoke"),
                          "source": "trained here", **evaluate(work / "smoke", 50)}
         return {"n": 50, "rows": rows}
     names = args.only.split(",") if args.only else list(VARIANTS)
@@ -143,9 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         got = cited(spec["cited"]) if spec.get("cited") and not args.retrain else None
         if got is None:
             run_dir = work / name
-            secs = train(spec["flags"], run_dir)
-            steps = int(spec["flags"].get("steps", 11000))
-            got = {"steps": steps, "train_seconds": secs, "source": f"trained here: {run_dir}",
+            got = {**train(spec["flags"], run_dir), "source": f"trained here: {run_dir}",
                    "command": " ".join(train_command(spec["flags"], run_dir)), **evaluate(run_dir, args.n)}
         rows[name] = {"what": spec["what"], "flags": spec["flags"], **got}
         r = rows[name]

@@ -698,7 +698,7 @@ def _training_changes_verdict() -> list[str]:
     if not path.is_file():
         return []
     rows = json.loads(path.read_text())["rows"]
-    fair = {k: r for k, r in rows.items() if r["train_seconds"] <= 30 * 60}
+    fair = {k: r for k, r in rows.items() if r["train_seconds"] <= FULL["ddpm"]}
     if not fair:
         return []
     k = min(fair, key=lambda name: fair[name]["fid_ddim50"] / fair[name]["fid_ancestral"])

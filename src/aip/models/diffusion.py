@@ -176,11 +176,10 @@ class DDPM(GenerativeModel):
         T = cfg.num_timesteps
         if cfg.t_sampling == "uniform":
             return torch.randint(0, T, (n,), device=device)
-        log_sigma = 0.5 * torch.log((1 - self.schedule.alpha_bar) / self.schedule.alpha_bar).to(device)
+        log_sigma = -0.5 * torch.log(self.schedule.snr()).to(device)  # increasing in t
         draw = torch.randn(n, device=device, dtype=log_sigma.dtype) * cfg.t_log_std + cfg.t_log_mean
-        hi = torch.searchsorted(log_sigma, draw).clamp(1, T - 1)
+        hi = torch.searchsorted(log_sigma, draw).clamp(1, T - 1)  # the nearer of the two grid points around
         t = torch.where((draw - log_sigma[hi - 1]).abs() < (log_sigma[hi] - draw).abs(), hi - 1, hi)
-        t = torch.where(draw <= log_sigma[0], torch.zeros_like(t), t)
         uniform = torch.rand(n, device=device) < cfg.t_uniform_share
         return torch.where(uniform, torch.randint(0, T, (n,), device=device), t)
 
