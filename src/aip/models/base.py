@@ -1,21 +1,33 @@
-"""The contract between generative models and the trainer (``aip.train``).
+"""The contract between trainable models and the trainer (``aip.train``).
 
 A model is an ``nn.Module`` built from a dataclass config (saved as JSON beside safetensors weights).
-The trainer knows nothing about a model beyond this class:
+The trainer knows nothing about a model beyond :class:`Trainable`:
 
 - ``phases()``: the ordered names of the optimiser groups updated in turn at every step: ``["main"]`` for
   most models, ``["d", "g"]`` for GANs. ``phase_parameters(phase)`` gives each group's parameters.
-- ``forward(x, y=None, phase="main")``: the training loss of one phase on a batch, as a dict holding a
-  scalar tensor ``"loss"`` and any other scalars to log. ``x`` is float (B, C, H, W) in [0, 1] (the model
-  rescales as it needs); ``y`` is an int64 (B,) label tensor or None. Going through ``forward`` lets the
-  trainer wrap the model in DistributedDataParallel.
-- ``sample(n, *, y=None, generator=None, **kwargs)``: ``n`` images as float (n, C, H, W) in [0, 1].
-- ``conditional``: whether the model takes labels.
-- ``optimizer_options(phase)`` (optional): overrides of the trainer's optimiser settings for one phase,
-  e.g. ``{"lr": 2e-4, "betas": (0.5, 0.999)}`` for a DCGAN; the default takes the config's ``lr``, ``betas``
+- ``training_loss(batch, phase)``: the training loss of one phase on a batch dict (``"x"`` the clean or
+  target images, ``"y"`` the observation of a restoration task, ``"label"`` class labels, ``"sigma"`` the
+  noise level per image, ...), as a dict holding a scalar tensor ``"loss"`` and any other scalars to log.
+  The trainer reaches it through ``forward`` so that it can wrap the model in DistributedDataParallel.
+- ``optimizer_options(phase)``: overrides of the trainer's optimiser settings for one phase, e.g.
+  ``{"lr": 2e-4, "betas": (0.5, 0.999)}`` for a DCGAN; the default takes the config's ``lr``, ``betas``
   and ``weight_decay`` fields where present. Values set explicitly in the TrainConfig override these.
-- ``nll(x, y=None)`` (optional, not defined here): per-image negative log-likelihood in nats (B,) of
-  images in [0, 1], exact or a bound; ``aip evaluate`` reports it in nats and bits/dim when present.
+- ``task``: ``"generative"`` or ``"restoration"``, which picks the evaluator.
+
+Two kinds of it:
+
+:class:`GenerativeModel`
+    ``forward(x, y=None, phase="main")`` is the loss on images ``x`` (float (B, C, H, W) in [0, 1]; the
+    model rescales as it needs) with int64 (B,) labels ``y`` or None; its ``training_loss`` maps a batch
+    ``{"x", "label"}`` to it. ``sample(n, *, y=None, generator=None, **kwargs)`` gives ``n`` images as
+    float (n, C, H, W) in [0, 1]; ``conditional`` says whether it takes labels. ``nll(x, y=None)``
+    (optional, not defined here): per-image negative log-likelihood in nats (B,) of images in [0, 1],
+    exact or a bound; ``aip evaluate`` reports it in nats and bits/dim when present.
+:class:`RestorationModel`
+    ``restore(y, *, sigma=None, **kwargs)`` maps observations (B, C, H, W) to estimates of the clean
+    images; ``forward(batch, phase="main")`` is ``training_loss(batch, phase)``, by default the mean
+    squared (or, with a config field ``loss="l1"``, absolute) error of ``restore(batch["y"],
+    sigma=batch["sigma"])`` against ``batch["x"]``.
 
 Models are listed by name in ``aip.models.registry.MODELS``; the trainer (:mod:`aip.train.models`) also finds
 any subclass with a ``name`` and a ``config_class`` (plug-ins, tiny test models).
@@ -31,20 +43,19 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+__all__ = ["GenerativeModel", "RestorationModel", "Trainable"]
 
-class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
-    """Base class of every trainable generative model."""
+
+class Trainable(nn.Module, metaclass=abc.ABCMeta):
+    """Base class of every model the trainer can train: phases, their parameters, a loss from a batch dict."""
 
     config_class: ClassVar[type]
     name: ClassVar[str] = ""
+    task: ClassVar[str] = ""
 
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
-
-    @property
-    def conditional(self) -> bool:
-        return bool(getattr(self.config, "num_classes", 0))
 
     def phases(self) -> list[str]:
         return ["main"]
@@ -60,13 +71,65 @@ class GenerativeModel(nn.Module, metaclass=abc.ABCMeta):
         return {k: getattr(self.config, k) for k in ("lr", "betas", "weight_decay") if hasattr(self.config, k)}
 
     @abc.abstractmethod
+    def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
+        """Training loss of one phase on a batch dict: ``{"loss": scalar, ...}``."""
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"model": self.name, **dataclasses.asdict(self.config)}
+
+
+class GenerativeModel(Trainable):
+    """Base class of every trainable generative model."""
+
+    task: ClassVar[str] = "generative"
+
+    @property
+    def conditional(self) -> bool:
+        return bool(getattr(self.config, "num_classes", 0))
+
+    @abc.abstractmethod
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         """Training loss of one phase on a batch: ``{"loss": scalar, ...}``."""
+
+    def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
+        """``forward(batch["x"], batch["label"], phase)``; the label is dropped for unconditional models."""
+        label = batch.get("label") if self.conditional else None
+        return self(batch["x"], label, phase=phase)
 
     @abc.abstractmethod
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                **kwargs: Any) -> torch.Tensor:
         """``n`` images as float (n, C, H, W) in [0, 1] (subclasses decorate with ``torch.no_grad``)."""
 
-    def config_dict(self) -> dict[str, Any]:
-        return {"model": self.name, **dataclasses.asdict(self.config)}
+
+class RestorationModel(Trainable):
+    """Base class of the learned restorers: observations ``y`` (B, C, H, W) in, clean estimates out.
+
+    A restorer that takes ``sigma`` meets the denoiser contract (a batch and a noise level, scalar or (B,),
+    in; a batch out). The default loss is the mean squared error against ``batch["x"]`` (or the mean
+    absolute error when the config has ``loss="l1"``); override :meth:`training_loss` for anything else
+    (perceptual or adversarial losses, several phases).
+    """
+
+    task: ClassVar[str] = "restoration"
+
+    @abc.abstractmethod
+    def restore(self, y: torch.Tensor, *, sigma: torch.Tensor | float | None = None,
+                **kwargs: Any) -> torch.Tensor:
+        """Estimates of the clean images (B, C, H', W') from observations ``y`` (B, C, H, W)."""
+
+    def forward(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
+        return self.training_loss(batch, phase)
+
+    def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
+        x = batch["x"]
+        out = self.restore(batch["y"], sigma=batch.get("sigma"))
+        if out.shape != x.shape:
+            raise ValueError(f"{type(self).__name__}.restore: expected an output shaped like x {tuple(x.shape)}, "
+                             f"got {tuple(out.shape)}")
+        kind = getattr(self.config, "loss", "l2")
+        if kind not in ("l1", "l2"):
+            raise ValueError(f"loss: expected 'l1' or 'l2' (override training_loss for others), got {kind!r}")
+        err = (out.float() - x.float())
+        loss = err.abs().mean() if kind == "l1" else err.square().mean()
+        return {"loss": loss, "mse": err.detach().square().mean()}
