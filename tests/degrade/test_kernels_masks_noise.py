@@ -139,7 +139,11 @@ def test_gaussian_noise_statistics_and_seed():
     assert not np.array_equal(y, add_gaussian_noise(x, 0.1, rng=1))
     t = add_gaussian_noise(torch.full((8, 8), 0.5, dtype=torch.float64), 0.1, rng=0)
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float64
-    np.testing.assert_allclose(t.numpy(), add_gaussian_noise(np.full((8, 8), 0.5), 0.1, rng=0))
+    # tensors draw with torch: an int seeds a torch.Generator, and a Generator gives the same draws
+    ref = 0.5 + 0.1 * torch.randn(8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(t, ref)
+    torch.testing.assert_close(add_gaussian_noise(torch.full((8, 8), 0.5, dtype=torch.float64), 0.1,
+                                                  rng=torch.Generator().manual_seed(0)), ref)
 
 
 def test_poisson_noise_statistics():

@@ -165,3 +165,69 @@ def test_operator_errors():
         Identity() @ 3
     with pytest.raises(ValueError, match="scale"):
         Downsample(0)
+
+
+# --- the physics contract: Modules, prox_l2 against conjugate gradients, batched CG -------------------
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_operator_is_a_module_and_prox_l2_is_the_minimiser(name):
+    """Every operator is an nn.Module with op(x) == op.A(x), and its prox_l2 (closed form or CG) satisfies
+    the optimality condition A^T (A x - y) + (x - z) / gamma = 0 and equals the generic CG solution."""
+    from aip.degrade import LinearOperator
+
+    op = OPS[name]
+    assert isinstance(op, torch.nn.Module)
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(2, 1, H, W, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(op(z), op.A(z))
+    y = torch.randn(op.A(z).shape, generator=g, dtype=torch.float64)
+    for gamma in (0.3, 4.0):
+        x = op.prox_l2(z, y, gamma, n_iter=1000, tol=1e-12)
+        assert x.shape == z.shape
+        resid = op.A_adjoint(op.A(x) - y, shape=(H, W)) + (x - z) / gamma
+        assert float(resid.abs().max()) < 1e-6 * max(1.0, float(z.abs().max()))
+        ref = LinearOperator.prox_l2(op, z, y, gamma, n_iter=2000, tol=1e-13)
+        torch.testing.assert_close(x, ref, atol=1e-6, rtol=0)
+
+
+def test_closed_form_prox_is_used_where_it_exists():
+    """Identity, masks, circular blur and circular blur + decimation have their own prox_l2."""
+    from aip.degrade import LinearOperator
+
+    for op in (Identity(), Mask(random_mask((H, W), 0.3, rng=0)), Blur(gaussian(1.0)),
+               Downsample(2, "bicubic", mode="circular")):
+        assert type(op).prox_l2 is not LinearOperator.prox_l2, type(op).__name__
+    # the SR closed form with an offset grid and a Gaussian kernel, against CG in float64
+    d = Downsample(3, "gaussian", mode="circular", offset=2)
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(24, 27, generator=g, dtype=torch.float64)
+    y = torch.randn(8, 9, generator=g, dtype=torch.float64)
+    ref = LinearOperator.prox_l2(d, z, y, 2.0, n_iter=3000, tol=1e-14)
+    torch.testing.assert_close(d.prox_l2(z, y, 2.0), ref, atol=1e-9, rtol=0)
+
+
+def test_batched_conjugate_gradient_equals_one_image_at_a_time():
+    """Each image of a batch is its own CG system (own step sizes and stopping), as if solved alone."""
+    op = Downsample(2, "bicubic", mode="symmetric")
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(3, 1, 16, 16, generator=g, dtype=torch.float64)
+    z[1] *= 10  # different scales converge at different iterations
+    y = torch.randn(3, 1, 8, 8, generator=g, dtype=torch.float64)
+    batched = op.prox_l2(z, y, 0.5, n_iter=7, tol=1e-4)
+    for i in range(3):
+        alone = op.prox_l2(z[i:i + 1], y[i:i + 1], 0.5, n_iter=7, tol=1e-4)
+        torch.testing.assert_close(batched[i:i + 1], alone, atol=1e-12, rtol=0)
+
+
+def test_norm_is_one_implementation():
+    from aip.restore import solvers
+
+    assert not hasattr(solvers, "power_norm")
+    m = Mask(random_mask((16, 16), 0.5, rng=0))
+    assert abs(m.norm() - 1) < 1e-9  # a mask fixes its shape
+    d = Downsample(2, "box", mode="circular")
+    # box-average decimation by 2: ||D|| = 1/2 (D D^T = I / 4)
+    assert abs(d.norm((16, 16)) - 0.5) < 1e-6
+    with pytest.raises(ValueError, match="shape"):
+        Blur(box(3)).norm()
+    with pytest.raises(ValueError, match="gamma"):
+        Identity().prox_l2(torch.zeros(4, 4), torch.zeros(4, 4), 0.0)

@@ -7,7 +7,9 @@
   :func:`random_motion`, :func:`check_psf`, :func:`make_kernel` (spec strings such as ``"gaussian:1.6"``).
 - Masks (:mod:`aip.degrade.masks`, True = missing): :func:`random_mask`, :func:`block_mask`,
   :func:`text_mask`, :func:`scribble_mask`, :func:`load_mask`, :func:`make_mask`.
-- Noise (:mod:`aip.degrade.noise`): Gaussian, Poisson, Poisson-Gaussian, salt-and-pepper, seeded.
+- Noise (:mod:`aip.degrade.noise`): Gaussian (a level or a per-image range), Poisson, Poisson-Gaussian,
+  salt-and-pepper, as torch modules; ``rng=None`` draws fresh noise, a seed or Generator reproduces it.
+- :class:`Physics` (:mod:`aip.degrade.physics`): ``y = N(A x)`` as one module, on batches, CPU or GPU.
 - :func:`estimate_sigma` (wavelet MAD or patch PCA) and :func:`degrade`, the whole chain in one call.
 
 Example
@@ -41,6 +43,7 @@ from aip.degrade.masks import (
 from aip.degrade.noise import (
     NOISES,
     GaussianNoise,
+    NoiseModel,
     PoissonGaussianNoise,
     PoissonNoise,
     SaltPepperNoise,
@@ -59,7 +62,9 @@ from aip.degrade.operators import (
     LinearOperator,
     Mask,
     bicubic_kernel,
+    conjugate_gradient,
 )
+from aip.degrade.physics import Physics
 
 __all__ = [
     "BLUR_MODES",
@@ -72,6 +77,8 @@ __all__ = [
     "Identity",
     "LinearOperator",
     "Mask",
+    "NoiseModel",
+    "Physics",
     "PoissonGaussianNoise",
     "PoissonNoise",
     "SaltPepperNoise",
@@ -83,6 +90,7 @@ __all__ = [
     "block_mask",
     "box",
     "check_psf",
+    "conjugate_gradient",
     "degrade",
     "disk",
     "estimate_sigma",
@@ -125,6 +133,11 @@ class Degraded:
     sigma: float | None = None
     extras: dict = field(default_factory=dict)
 
+    @property
+    def physics(self) -> Physics:
+        """The model as one :class:`Physics` (``operator`` and ``noise``), e.g. to hand to a solver."""
+        return Physics(self.operator, self.noise)
+
     def __iter__(self):  # y, info = degrade(...)
         yield self.y
         yield {"operator": self.operator, "psf": self.psf, "mask": self.mask, "scale": self.scale,
@@ -132,7 +145,7 @@ class Degraded:
 
 
 def degrade(image: Any, *, blur: Any = None, downsample: Any = None, mask: Any = None, noise: Any = None,
-            mode: str = "symmetric", rng: int | np.random.Generator | None = 0) -> Degraded:
+            mode: str = "symmetric", rng: int | np.random.Generator | None = None) -> Degraded:
     """Simulate an observation ``y = N(M D B x)``: blur, then downsampling, then a mask, then noise.
 
     Parameters
@@ -156,8 +169,9 @@ def degrade(image: Any, *, blur: Any = None, downsample: Any = None, mask: Any =
         Boundary model of blur and downsampling (see :class:`Blur`): ``"symmetric"`` by default (a
         photograph's blur is not periodic; :func:`aip.restore.deblur` mirrors edges by default to match),
         ``"circular"`` for the periodic model of the DPIR benchmarks (then deblur with ``edges="circular"``).
-    rng : int or Generator
-        Seed for every random part (kernel, mask, noise); the same seed gives the same result.
+    rng : int, Generator or None
+        Seed for every random part (kernel, mask, noise); the same seed gives the same result, None
+        draws fresh ones.
 
     Returns
     -------

@@ -122,7 +122,7 @@ def motion(length: float, angle: float = 0.0, *, size: int | None = None, supers
     return k / k.sum()
 
 
-def random_motion(size: int = 17, *, rng: int | np.random.Generator | None = 0, intensity: float = 0.5,
+def random_motion(size: int = 17, *, rng: int | np.random.Generator | None = None, intensity: float = 0.5,
                   n_steps: int | None = None) -> np.ndarray:
     """Random camera-shake kernel from a seeded random walk (after Schuler et al. / DeblurGAN's trajectories).
 
@@ -177,7 +177,7 @@ def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
 KERNELS = ("gaussian", "box", "disk", "motion", "random_motion")
 
 
-def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None = 0) -> np.ndarray:
+def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
     """Build a kernel from a spec string or validate an array.
 
     Spec strings: ``gaussian:SIGMA[:SIZE]``, ``box:SIZE``, ``disk:RADIUS``, ``motion:LENGTH[:ANGLE]``,

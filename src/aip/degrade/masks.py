@@ -35,7 +35,7 @@ def _fraction(value: Any, name: str) -> float:
     return f
 
 
-def random_mask(shape: Any, fraction: float, *, rng: RNG = 0) -> np.ndarray:
+def random_mask(shape: Any, fraction: float, *, rng: RNG = None) -> np.ndarray:
     """Exactly ``round(fraction * H * W)`` missing pixels, drawn uniformly without replacement.
 
     Examples
@@ -51,7 +51,7 @@ def random_mask(shape: Any, fraction: float, *, rng: RNG = 0) -> np.ndarray:
     return m.reshape(h, w)
 
 
-def block_mask(shape: Any, size: int = 16, fraction: float = 0.2, *, rng: RNG = 0) -> np.ndarray:
+def block_mask(shape: Any, size: int = 16, fraction: float = 0.2, *, rng: RNG = None) -> np.ndarray:
     """Square holes of ``size`` x ``size`` pixels at random places until at least ``fraction`` is missing."""
     h, w = _shape(shape)
     s = check_int(size, "size", low=1)
@@ -102,7 +102,7 @@ def text_mask(shape: Any, text: str = _LOREM, *, font_size: int | None = None, s
     return np.asarray(im) > 127
 
 
-def scribble_mask(shape: Any, n_strokes: int = 6, width: int | None = None, *, rng: RNG = 0) -> np.ndarray:
+def scribble_mask(shape: Any, n_strokes: int = 6, width: int | None = None, *, rng: RNG = None) -> np.ndarray:
     """Random free-hand strokes (smooth random walks drawn with round caps), seeded.
 
     ``width`` defaults to about min(H, W) / 40 (at least 2 pixels).
@@ -163,7 +163,7 @@ def load_mask(path: str | os.PathLike, shape: Any | None = None, *, threshold: f
 MASKS = ("random", "blocks", "text", "scribble", "file")
 
 
-def make_mask(spec: Any, shape: Any, *, rng: RNG = 0) -> np.ndarray:
+def make_mask(spec: Any, shape: Any, *, rng: RNG = None) -> np.ndarray:
     """Build a mask from a spec string or check an array.
 
     Specs: ``random:FRACTION``, ``blocks[:SIZE[:FRACTION]]``, ``text[:FONT_SIZE]``,

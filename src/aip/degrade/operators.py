@@ -5,8 +5,17 @@ float32 or float64, on any device. As a convenience they also take numpy arrays:
 ``(H, W, C)`` with channels last, and give numpy back in the same layout and dtype (integer input
 is converted to float32 in [0, 1] by aip's one rule).
 
-``op2 @ op1`` (or ``Compose(op2, op1)``) is the operator ``x -> op2(op1(x))``; its adjoint is
-``op1^T op2^T``. Every operator here passes ``<A x, y> == <x, A^T y>`` to machine precision.
+Every operator is a ``torch.nn.Module`` (``op(x)`` is ``op.A(x)``), so it sits inside a network or a
+training loop on batches, on CPU or GPU. ``op2 @ op1`` (or ``Compose(op2, op1)``) is the operator
+``x -> op2(op1(x))``; its adjoint is ``op1^T op2^T``. Every operator here passes
+``<A x, y> == <x, A^T y>`` to machine precision.
+
+Each operator also has ``norm(shape)`` (the spectral norm by power iteration, the one implementation in
+aip) and ``prox_l2(z, y, gamma)``, the proximal operator of the least-squares data term
+``x -> argmin_u 1/2 ||A u - y||^2 + 1/(2 gamma) ||u - z||^2``: conjugate gradients on the normal
+equations by default, closed forms where the operator has one (identity, pixel masks, circular blur
+through the FFT, circular blur + decimation through the aliasing identity of Zhao et al. 2016), so
+solvers never need to know which operator they hold.
 
 Convolution convention: ``(k * x)[i] = sum_m k[m] x[i - m + c]`` with the kernel centre
 ``c = (kh // 2, kw // 2)``, as ``scipy.ndimage.convolve``.
@@ -15,6 +24,8 @@ References
 ----------
 M. Terris et al., "DeepInverse: a Python package for solving imaging inverse problems", 2023
 (the operator interface, ``physics/forward.py``).
+N. Zhao et al., "Fast single image super-resolution using a new analytical solution for l2-l2
+problems", IEEE TIP 25(8), 2016.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ import math
 from typing import Any, Literal
 
 import numpy as np
+import torch
+from torch import nn
 
 from aip._shared.validate import as_image, as_mask, check_int, check_positive, describe
 from aip.degrade.kernels import check_psf, gaussian
@@ -37,6 +50,7 @@ __all__ = [
     "LinearOperator",
     "Mask",
     "bicubic_kernel",
+    "conjugate_gradient",
 ]
 
 BLUR_MODES = ("circular", "reflect", "symmetric", "replicate", "zero", "valid")
@@ -46,8 +60,6 @@ Shape = tuple[int, int]
 
 
 def _torch():
-    import torch
-
     return torch
 
 
@@ -55,12 +67,16 @@ def _is_tensor(x: Any) -> bool:
     return hasattr(x, "detach") and hasattr(x, "dim")
 
 
-class LinearOperator(abc.ABC):
-    """Base class: a linear map between images, with its exact adjoint.
+class LinearOperator(nn.Module, metaclass=abc.ABCMeta):
+    """Base class: a linear map between images, with its exact adjoint, as a ``torch.nn.Module``.
 
     Subclasses implement ``_forward(t)`` and ``_adjoint(t, in_shape)`` on tensors ``(..., H, W)`` and
     ``output_shape((H, W))``; the public :meth:`A` / :meth:`A_adjoint` add the numpy convenience.
+    Subclasses with a closed-form proximal step override :meth:`prox_l2`.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
 
     # --- what subclasses implement -------------------------------------------------------------
     @abc.abstractmethod
@@ -99,7 +115,8 @@ class LinearOperator(abc.ABC):
 
         return _apply(y, fn, "y")
 
-    def __call__(self, x):
+    def forward(self, x):
+        """``op(x)`` is ``op.A(x)`` (the Module call)."""
         return self.A(x)
 
     def A_adjoint_A(self, x):
@@ -115,9 +132,40 @@ class LinearOperator(abc.ABC):
             return NotImplemented
         return Compose(self, other)
 
-    def norm(self, shape: Shape, *, n_iter: int = 100, dtype=None, device=None, seed: int = 0) -> float:
-        """Spectral norm ||A||_2 on inputs of spatial ``shape``, by power iteration on A^T A."""
-        torch = _torch()
+    def prox_l2(self, z, y, gamma: float, *, x0=None, n_iter: int = 50, tol: float = 1e-6):
+        """Proximal operator of the data term: ``argmin_x 1/2 ||A x - y||^2 + 1/(2 gamma) ||x - z||^2``.
+
+        Solves ``(A^T A + I / gamma) x = A^T y + z / gamma``. This generic version runs conjugate
+        gradients (``n_iter`` iterations at most, relative residual ``tol``, started from ``x0`` or
+        ``z``), each image of a ``(B, ...)`` batch on its own; operators with a closed form override it.
+
+        Parameters
+        ----------
+        z : tensor (..., H, W)
+            The point to stay close to (input space).
+        y : tensor (..., h, w)
+            The observation (output space).
+        gamma : float
+            Step size (> 0): large trusts the data, small stays near ``z``.
+        """
+        _check_prox_args(z, y, gamma)
+        g = float(gamma)
+        shape = tuple(z.shape[-2:])
+        b = self._adjoint(y, shape) + z / g
+        return conjugate_gradient(lambda v: self._adjoint(self._forward(v), shape) + v / g, b,
+                                  z if x0 is None else x0, n_iter=n_iter, tol=tol)
+
+    def norm(self, shape: Shape | None = None, *, n_iter: int = 100, dtype=None, device=None,
+             seed: int = 0) -> float:
+        """Spectral norm ||A||_2 on inputs of spatial ``shape``, by power iteration on A^T A.
+
+        ``shape`` may be left out when the operator fixes it (a mask). Deterministic: the start vector is
+        drawn from ``seed``.
+        """
+        if shape is None:
+            shape = self._fixed_shape()
+            if shape is None:
+                raise ValueError(f"shape: expected the (H, W) of the input space for {self!r}, got None")
         dtype = torch.float64 if dtype is None else dtype
         g = torch.Generator().manual_seed(seed)
         x = torch.randn(_check_shape(shape), generator=g, dtype=dtype).to(device or "cpu")
@@ -131,8 +179,55 @@ class LinearOperator(abc.ABC):
             x = z / lam
         return math.sqrt(lam)
 
+    def _fixed_shape(self) -> Shape | None:
+        """The input shape when the operator fixes it, else None."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _check_prox_args(z, y, gamma) -> None:
+    for name, t in (("z", z), ("y", y)):
+        if not _is_tensor(t):
+            raise TypeError(f"{name}: expected a torch tensor (..., H, W), got {describe(t)}")
+    if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma: expected a positive finite step, got {gamma!r}")
+
+
+def _batch_sum(t):
+    """Per-image sums of squares over a leading batch axis (B, ...) -> (B, 1, ..., 1); whole-tensor
+    sum for tensors of 3 or fewer dimensions (one image)."""
+    if t.dim() >= 4:
+        return t.reshape(t.shape[0], -1).sum(1).reshape(-1, *([1] * (t.dim() - 1)))
+    return t.sum().reshape([1] * t.dim())
+
+
+def conjugate_gradient(apply, b, x0=None, *, n_iter: int = 50, tol: float = 1e-6):
+    """Solve ``apply(x) = b`` for a symmetric positive definite linear map by conjugate gradients.
+
+    For batches ``(B, ...)`` (4 or more dimensions) every image is its own system: its own step sizes,
+    and it stops changing once its residual is below ``tol`` relative to its ``b``, so a batch gives the
+    same result as its images one at a time.
+    """
+    x = b.clone() if x0 is None else x0.clone()
+    r = b - apply(x)
+    p = r.clone()
+    rs = _batch_sum(r * r)
+    limit = (tol * tol) * torch.clamp(_batch_sum(b * b), min=1e-30)
+    for _ in range(n_iter):
+        active = rs > limit
+        if not bool(active.any()):
+            break
+        ap = apply(p)
+        alpha = torch.where(active, rs / torch.clamp(_batch_sum(p * ap), min=1e-30), torch.zeros_like(rs))
+        x = x + alpha * p
+        r = r - alpha * ap
+        rs_new = _batch_sum(r * r)
+        beta = torch.where(active, rs_new / torch.clamp(rs, min=1e-30), torch.zeros_like(rs))
+        p = torch.where(active, r + beta * p, p)
+        rs = torch.where(active, rs_new, rs)
+    return x
 
 
 def _check_shape(shape: Any) -> Shape:
@@ -193,6 +288,11 @@ class Identity(LinearOperator):
     def _adjoint(self, y, in_shape):
         return y
 
+    def prox_l2(self, z, y, gamma: float, **_: Any):
+        """Closed form ``(z + gamma y) / (1 + gamma)``."""
+        _check_prox_args(z, y, gamma)
+        return (z + float(gamma) * y) / (1.0 + float(gamma))
+
 
 def _pad_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
     """Source index of every position of a padded axis (-1 for a zero)."""
@@ -240,6 +340,7 @@ class Blur(LinearOperator):
     """
 
     def __init__(self, psf: Any, mode: BlurMode = "circular", *, allow_negative: bool = False) -> None:
+        super().__init__()
         if mode not in BLUR_MODES:
             raise ValueError(f"mode: expected one of {', '.join(BLUR_MODES)}; got {mode!r}")
         self.psf = check_psf(psf, allow_negative=allow_negative)
@@ -290,7 +391,9 @@ class Blur(LinearOperator):
 
         return self._cache.get(("otf", h, w, real, dev), make)
 
-    def _rotf(self, shape: Shape, real, dev):
+    def _rotf(self, shape: Shape, real, dev, *, shift: int = 0, full: bool = False):
+        """Half-spectrum (``rfft2``) OTF, or the full one with ``full=True``; ``shift`` moves the centre
+        by (shift, shift), i.e. the OTF of ``roll(k * x, -shift)``."""
         torch = _torch()
         h, w = shape
         kh, kw = self.psf.shape
@@ -300,10 +403,26 @@ class Blur(LinearOperator):
         def make():
             pad = np.zeros((h, w))
             pad[:kh, :kw] = self.psf
-            pad = np.roll(pad, (-self.center[0], -self.center[1]), axis=(0, 1))
-            return torch.fft.rfft2(torch.as_tensor(pad, dtype=real, device=dev))
+            pad = np.roll(pad, (-self.center[0] - shift, -self.center[1] - shift), axis=(0, 1))
+            t = torch.as_tensor(pad, dtype=real, device=dev)
+            return torch.fft.fft2(t) if full else torch.fft.rfft2(t)
 
-        return self._cache.get(("rotf", h, w, real, dev), make)
+        return self._cache.get(("rotf", h, w, real, dev, shift, full), make)
+
+    def prox_l2(self, z, y, gamma: float, **kwargs: Any):
+        """Closed form in the Fourier domain for circular blur (``A^T A`` is diagonal there, with
+        eigenvalues ``|H|^2``); conjugate gradients for the other boundary models."""
+        if self.mode != "circular":
+            return super().prox_l2(z, y, gamma, **kwargs)
+        _check_prox_args(z, y, gamma)
+        torch = _torch()
+        g = float(gamma)
+        h, w = z.shape[-2:]
+        if tuple(y.shape[-2:]) != (h, w):
+            raise ValueError(f"y: expected spatial shape {(h, w)}, got {tuple(y.shape[-2:])}")
+        rotf = self._rotf((h, w), z.dtype, z.device)
+        num = rotf.conj() * torch.fft.rfft2(y) + torch.fft.rfft2(z) / g
+        return torch.fft.irfft2(num / (rotf.abs().pow(2) + 1.0 / g), s=(h, w))
 
     # --- spatial side ---------------------------------------------------------------------------
     def _weight(self, dtype, dev):
@@ -433,6 +552,7 @@ class Downsample(LinearOperator):
 
     def __init__(self, scale: int, kernel: str | Any = "bicubic", *, mode: BlurMode = "circular",
                  sigma: float | None = None, offset: int | None = None) -> None:
+        super().__init__()
         self.scale = s = check_int(scale, "scale", low=1)
         if isinstance(kernel, str):
             if kernel == "bicubic":
@@ -482,6 +602,35 @@ class Downsample(LinearOperator):
         z = self.blur._forward(x)
         return z[..., o::s, o::s]
 
+    def prox_l2(self, z, y, gamma: float, **kwargs: Any):
+        """Closed form for circular blur + decimation on sizes that are multiples of the scale (Zhao et
+        al. 2016): with ``F`` the DFT, ``H`` the OTF and ``alpha = 1 / gamma``,
+        ``x = F^-1[(R - conj(H) (H R)_s / ((|H|^2)_s + alpha)) / alpha]`` where ``R = conj(H) F(S^T y) +
+        alpha F(z)`` and ``(.)_s`` averages the ``s x s`` aliased copies of the spectrum (the Fourier form
+        of decimation followed by zero-filling). Conjugate gradients otherwise."""
+        h, w = z.shape[-2:]
+        s = self.scale
+        if self.mode != "circular" or h % s or w % s:
+            return super().prox_l2(z, y, gamma, **kwargs)
+        _check_prox_args(z, y, gamma)
+        if tuple(y.shape[-2:]) != self.output_shape((h, w)):
+            raise ValueError(f"y: expected spatial shape {self.output_shape((h, w))}, got {tuple(y.shape[-2:])}")
+        torch = _torch()
+        alpha = 1.0 / float(gamma)
+        real = z.dtype
+        fh = self.blur._rotf((h, w), real, z.device, shift=self.offset, full=True)
+        up = torch.zeros(*y.shape[:-2], h, w, dtype=y.dtype, device=y.device)
+        up[..., ::s, ::s] = y
+        r = fh.conj() * torch.fft.fft2(up) + alpha * torch.fft.fft2(z)
+
+        def fold(t):  # mean of the s x s aliased blocks of a (..., H, W) spectrum -> (..., H/s, W/s)
+            t = t.reshape(*t.shape[:-2], s, h // s, s, w // s)
+            return t.mean(dim=(-4, -2))
+
+        inv_w = fold(fh.abs().pow(2)) + alpha
+        corr = (fold(fh * r) / inv_w).repeat(*([1] * (r.dim() - 2)), s, s)
+        return torch.fft.ifft2((r - fh.conj() * corr) / alpha).real.to(real)
+
     def _adjoint(self, y, in_shape):
         torch = _torch()
         s, o = self.scale, self.offset
@@ -499,6 +648,7 @@ class Mask(LinearOperator):
     """
 
     def __init__(self, mask: Any) -> None:
+        super().__init__()
         self.mask = as_mask(mask).copy()
         self._cache = _TensorCache()
 
@@ -529,11 +679,22 @@ class Mask(LinearOperator):
     def _adjoint(self, y, in_shape):
         return y * self._keep(y)
 
+    def _fixed_shape(self) -> Shape:
+        return tuple(self.mask.shape)
+
+    def prox_l2(self, z, y, gamma: float, **_: Any):
+        """Pointwise closed form: ``(z + gamma y)/(1 + gamma)`` on observed pixels, ``z`` on missing ones."""
+        _check_prox_args(z, y, gamma)
+        keep = self._keep(z)
+        g = float(gamma)
+        return (z + g * keep * y) / (1.0 + g * keep)
+
 
 class Compose(LinearOperator):
     """Composition in mathematical order: ``Compose(B, A)(x) == B(A(x))``, same as ``B @ A``."""
 
     def __init__(self, *ops: LinearOperator) -> None:
+        super().__init__()
         if not ops:
             raise ValueError("Compose: expected at least one operator, got none")
         flat: list[LinearOperator] = []
@@ -541,7 +702,16 @@ class Compose(LinearOperator):
             if not isinstance(op, LinearOperator):
                 raise TypeError(f"Compose: expected LinearOperator instances, got {describe(op)}")
             flat.extend(op.ops if isinstance(op, Compose) else [op])
-        self.ops = flat  # mathematical order: the last one is applied first
+        self.ops = nn.ModuleList(flat)  # mathematical order: the last one is applied first
+
+    def _fixed_shape(self) -> Shape | None:
+        return self.ops[-1]._fixed_shape()
+
+    def prox_l2(self, z, y, gamma: float, **kwargs: Any):
+        """The closed form of the single operator when it is alone, conjugate gradients otherwise."""
+        if len(self.ops) == 1:
+            return self.ops[0].prox_l2(z, y, gamma, **kwargs)
+        return super().prox_l2(z, y, gamma, **kwargs)
 
     def __repr__(self) -> str:
         return " @ ".join(repr(op) for op in self.ops)
