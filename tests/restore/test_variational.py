@@ -269,7 +269,7 @@ def test_pnp_with_a_simple_denoiser_improves_on_blurred_input():
         calls.append(s)
         return gaussian_filter(img, 0.3 + 10 * s)
 
-    out = pnp_admm(y, Blur(psf), den, sigma=0.01, n_iter=6, half_quadratic=True)
+    out = pnp_admm(y, Blur(psf), den, sigma=0.01, n_iter=6, scheme="hqs")
     assert len(calls) == 6 and calls[0] > calls[-1]
     assert _rmse(out, x) < 0.9 * _rmse(y, x)
 

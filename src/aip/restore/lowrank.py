@@ -843,7 +843,7 @@ def _dct_pilot(img: np.ndarray, miss: np.ndarray, sigmas: np.ndarray, device: An
 
     from aip._shared.torch_bridge import resolve_device
     from aip.restore import solvers
-    from aip.restore.transforms import denoise_dct
+    from aip.restore.denoisers import get_denoiser
     from aip.restore.variational import _harmonic_fill
 
     dev = resolve_device(device)
@@ -854,9 +854,8 @@ def _dct_pilot(img: np.ndarray, miss: np.ndarray, sigmas: np.ndarray, device: An
     known = torch.as_tensor(~miss, device=dev)
     fid = solvers.ConstraintFidelity(y, known)
     # plain averaging of the block estimates (weighted=False) is the better DCT prior for inpainting
-    prior = solvers.DenoiserPrior(lambda a, s: denoise_dct(a, s, weighted=False, device=dev))
-    z = solvers.admm(fid, prior, x0, tau=[1.0] * len(sigmas), prior_sigmas=[float(s) for s in sigmas],
-                     half_quadratic=True)
+    prior = solvers.DenoiserPrior(get_denoiser("dct", weighted=False, device=dev))
+    z = solvers.hqs(fid, prior, x0, tau=[1.0] * len(sigmas), prior_sigmas=[float(s) for s in sigmas])
     return fid.prox(z)
 
 

@@ -288,7 +288,9 @@ def upscale_tv(
     op = Downsample(s, kernel, mode=boundary)
     init = upscale_bicubic(img, s, channel_axis=channel_axis)
     hs, ws = _spatial_shape(img, channel_axis)
-    op_norm = solvers.power_norm(op, (hs * s, ws * s), n_iter=10)
+    import torch
+
+    op_norm = op.norm((hs * s, ws * s), n_iter=10, dtype=torch.float32)
 
     def run_pair(c_lr, c_init):
         y = _tensor(c_lr, device)
@@ -543,29 +545,19 @@ def upscale_bicubic(image, scale: int, *, channel_axis: int | None = None) -> np
 # --------------------------------------------------------------------------------------------------
 # plug-and-play ADMM
 # --------------------------------------------------------------------------------------------------
-def _default_denoiser() -> tuple[str, Callable]:
-    """The default classical denoiser for plug-and-play (see benchmarks/restore_variational.py)."""
-    from aip.restore.transforms import denoise_dct
+def _resolve_denoiser(denoiser, **default_knobs):
+    """The denoiser in the batch contract: a name of the ``denoise`` registry (None: the default for
+    plug-and-play, the DCT denoiser; see benchmarks/restore_variational.py), a batch denoiser, or a numpy
+    ``f(image, sigma)`` wrapped once."""
+    from aip.restore.denoisers import get_denoiser
 
-    return "dct", lambda x, s: denoise_dct(x, s)
-
-
-def _resolve_denoiser(denoiser) -> Callable:
     if denoiser is None:
-        return _default_denoiser()[1]
+        return get_denoiser("dct", **default_knobs)
     if isinstance(denoiser, str):
-        from aip.restore._registry import DENOISE
+        return get_denoiser(denoiser)
+    from aip._shared.denoiser import as_denoiser
 
-        if denoiser not in DENOISE:
-            raise ValueError(f"denoiser: expected a callable or one of {', '.join(DENOISE)}; got {denoiser!r}")
-        import importlib
-
-        mod, fn = DENOISE[denoiser].split(":")
-        f = getattr(importlib.import_module(f"aip.restore.{mod}"), fn)
-        return lambda x, s: f(x, s)
-    if not callable(denoiser):
-        raise TypeError(f"denoiser: expected a callable (image, sigma) -> image or a name, got {describe(denoiser)}")
-    return denoiser
+    return as_denoiser(denoiser)
 
 
 def pnp_admm(
@@ -577,37 +569,41 @@ def pnp_admm(
     n_iter: int = 12,
     sigma_start: float = 0.2,
     lam: float = 0.3,
-    half_quadratic: bool = False,
+    scheme: str = "admm",
     x0=None,
     callback: Callable | None = None,
     device=None,
 ) -> np.ndarray:
-    """Plug-and-play ADMM: min_x 1/(2 sigma^2) ||A x - y||^2 + R(x), with R given only by a denoiser.
+    """Plug-and-play restoration of one image: min_x 1/(2 sigma^2) ||A x - y||^2 + R(x), R given by a denoiser.
 
-    Scaled ADMM with the splitting x = z: x <- prox of the data term (closed form for blur/mask, conjugate
-    gradients otherwise); z <- denoiser(x + u, s_k); u <- u + x - z. The denoiser's noise level s_k goes
-    down geometrically from ``sigma_start`` to ``max(sigma, 1/255)`` and the penalty follows it,
-    tau_k = s_k^2 / (lam sigma^2) (continuation, as in DPIR).
+    The numpy front of :func:`aip.restore.solvers.pnp`. With the default scheme, scaled ADMM with the
+    splitting x = z: x <- prox of the data term (the operator's ``prox_l2``: closed form for blur, masks and
+    circular SR, conjugate gradients otherwise); z <- denoiser(x + u, s_k); u <- u + x - z. The denoiser's
+    noise level s_k goes down geometrically from ``sigma_start`` to ``max(sigma, 1/255)`` and the penalty
+    follows it, tau_k = s_k^2 / (lam sigma^2) (continuation, as in DPIR).
 
     Parameters
     ----------
-    y : array (H', W') or tensor (..., H', W')
-        The observation A x + noise, in [0, 1].
-    operator : aip.degrade operator
-        Any linear operator with ``A`` and ``A_adjoint`` (Blur, Mask, Downsample, Compose, Identity).
+    y : array (H', W') or (H', W', C), or tensor (..., H', W')
+        The observation A x + noise, in [0, 1]; colour images are restored whole (the denoiser sees
+        all channels).
+    operator : aip.degrade operator or Physics
+        Anything with ``A``, ``A_adjoint`` and ``prox_l2`` (Blur, Mask, Downsample, Compose, Identity).
     denoiser : callable, str or None
-        ``f(image, sigma) -> image`` on 2-D float arrays (any aip denoiser, or a name of the ``denoise``
-        registry); None uses the default (:func:`aip.restore.transforms.denoise_dct`).
+        A batch denoiser (``(B, C, H, W) tensor, sigma -> tensor``, e.g. a network), a numpy
+        ``f(image, sigma) -> image`` (any aip denoiser), or a name of the ``denoise`` registry; None uses
+        the default (:func:`aip.restore.transforms.denoise_dct`).
     sigma : float
         Noise level of y (> 0; use a small value such as 1/255 for noise-free data).
     n_iter : int
-        ADMM iterations (one denoiser call each).
+        Iterations (one denoiser call each).
     sigma_start : float
         Denoiser noise level of the first iteration.
     lam : float
         Trade-off between the data term and the prior (DPIR's lambda).
-    half_quadratic : bool
-        Drop the dual variable (half-quadratic splitting, as DPIR): often better with a decreasing schedule.
+    scheme : {"admm", "hqs", "pgd"}
+        ADMM, half-quadratic splitting (no dual variable, as DPIR: often better with a decreasing
+        schedule) or proximal gradient (see :data:`aip.restore.solvers.SCHEMES`).
     x0 : array, optional
         Start (default A^T y).
     callback : callable, optional
@@ -635,31 +631,26 @@ def pnp_admm(
     if not (hasattr(operator, "A") and hasattr(operator, "A_adjoint")):
         raise TypeError(f"operator: expected an object with A and A_adjoint (aip.degrade), got {describe(operator)}")
     den = _resolve_denoiser(denoiser)
-    sigma = check_positive(sigma, "sigma")
-    n_iter = check_int(n_iter, "n_iter", low=1)
-    sigma_start = check_positive(sigma_start, "sigma_start")
-    lam = check_positive(lam, "lam")
+    colour = False
     if hasattr(y, "detach"):
         from aip._shared.torch_bridge import resolve_device
 
         yt = y.detach().to(resolve_device(device)).float()
     else:
-        ya = as_image(y, "y", ndim=(2,), dtype=np.float32)
-        yt = _tensor(ya, device)
-    s_end = max(sigma, 1.0 / 255)
-    s0 = max(sigma_start, s_end)
-    sig = np.geomspace(s0, s_end, n_iter) if n_iter > 1 else np.array([s_end])
-    taus = [float(s * s / (lam * sigma * sigma)) for s in sig]
-    fid = solvers.L2Fidelity(operator, yt)
-    prior = solvers.DenoiserPrior(den)
+        ya = as_image(y, "y", ndim=(2, 3), dtype=np.float32)
+        colour = ya.ndim == 3
+        yt = _tensor(np.moveaxis(ya, -1, 0) if colour else ya, device)
     if x0 is None:
-        start = operator.A_adjoint(yt)
+        start = None
+    elif hasattr(x0, "detach"):
+        start = x0.detach().float().to(yt.device)
     else:
-        start = x0.detach().float() if hasattr(x0, "detach") else _tensor(np.asarray(x0, np.float32), device)
-        start = start.to(yt.device)
-    out = solvers.admm(fid, prior, start, tau=taus, prior_sigmas=list(map(float, sig)),
-                       half_quadratic=half_quadratic, callback=callback)
-    return torch.clamp(out, 0.0, 1.0).cpu().numpy().astype(np.float32)
+        a0 = np.asarray(x0, np.float32)
+        start = _tensor(np.moveaxis(a0, -1, 0) if colour else a0, device)
+    out = solvers.pnp(yt, operator, den, sigma=sigma, scheme=scheme, n_iter=n_iter, sigma_start=sigma_start,
+                      lam=lam, x0=start, callback=callback)
+    res = torch.clamp(out, 0.0, 1.0).cpu().numpy().astype(np.float32)
+    return np.ascontiguousarray(np.moveaxis(res, 0, -1)) if colour else res
 
 
 def deblur_pnp(
@@ -671,7 +662,7 @@ def deblur_pnp(
     n_iter: int = 16,
     sigma_start: float = 0.15,
     lam: float = 0.18,
-    half_quadratic: bool = True,
+    scheme: str = "hqs",
     boundary: Literal["circular", "reflect", "symmetric", "replicate", "zero"] = "circular",
     channel_axis: int | None = None,
     device=None,
@@ -688,7 +679,7 @@ def deblur_pnp(
         Noise standard deviation.
     denoiser : callable, str or None
         The prior; default the best classical denoiser measured (see :func:`pnp_admm`).
-    n_iter, sigma_start, lam, half_quadratic
+    n_iter, sigma_start, lam, scheme
         See :func:`pnp_admm`; the defaults (half-quadratic splitting, 16 iterations, lam 0.18) were the best
         measured with the DCT denoiser on camera 256, Gaussian blur 1.6, noise 0.01.
     boundary : str
@@ -718,7 +709,7 @@ def deblur_pnp(
 
     def run(c):
         return pnp_admm(c, op, den, sigma=sigma, n_iter=n_iter, sigma_start=sigma_start, lam=lam, x0=c,
-                        half_quadratic=half_quadratic, device=device)
+                        scheme=scheme, device=device)
 
     return per_channel(run, img, channel_axis)
 
@@ -775,13 +766,8 @@ def inpaint_pnp(
     from aip.degrade.operators import Mask
 
     op = Mask(m)
-    if denoiser is None:
-        from aip.restore.transforms import denoise_dct
-
-        # plain averaging of the patch estimates: 0.05-0.37 dB better than the weighted default here
-        den = lambda a, s: denoise_dct(a, s, weighted=False)
-    else:
-        den = _resolve_denoiser(denoiser)
+    # default: plain averaging of the DCT patch estimates, 0.05-0.37 dB better than the weighted one here
+    den = _resolve_denoiser(denoiser, weighted=False)
     init = per_channel(lambda c: _harmonic_fill(c, m), img, channel_axis)
 
     def run_pair(c, c0):
