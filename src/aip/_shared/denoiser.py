@@ -128,9 +128,27 @@ class ImageDenoiser(BatchDenoiser):
         return torch.as_tensor(out).to(dtype=x.dtype, device=x.device)
 
 
+class _Restorer(BatchDenoiser):
+    """A learned restorer (a module whose call is its training loss) seen through its ``restore``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"denoiser({type(self.model).__name__})"
+
+    def __call__(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
+        x = check_batch(x)
+        with torch.no_grad():
+            return self.model.restore(x, sigma=sigma_per_image(sigma, x))
+
+
 def as_denoiser(denoiser: Any) -> Denoiser:
-    """The contract form of ``denoiser``: batch denoisers and ``nn.Module`` networks as they are, a plain
-    callable ``f(image, sigma)`` on numpy images wrapped in :class:`ImageDenoiser`."""
+    """The contract form of ``denoiser``: batch denoisers and ``nn.Module`` networks as they are, a learned
+    restorer (anything with a ``restore(y, sigma=)`` method) through that method, a plain callable
+    ``f(image, sigma)`` on numpy images wrapped in :class:`ImageDenoiser`."""
+    if callable(getattr(denoiser, "restore", None)):
+        return _Restorer(denoiser)
     if isinstance(denoiser, (BatchDenoiser, torch.nn.Module)):
         return denoiser
     if callable(denoiser):
