@@ -1,7 +1,13 @@
-"""In-memory image datasets, ``load_dataset`` and the seeded (optionally distributed) batch loaders."""
+"""In-memory image datasets, ``load_dataset`` and the seeded (optionally distributed) batch loaders.
+
+Two kinds of training data share one :class:`BatchStream`: an :class:`ImageDataset` (images and labels,
+batches ``(x, labels)``) and a :class:`BatchDataset` (:mod:`aip.data.paired`: batches are dicts of tensors
+drawn with a generator, for random crops, flips and fresh degradations).
+"""
 
 from __future__ import annotations
 
+import abc
 import os
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,40 @@ class ImageDataset(Dataset):
     def __repr__(self) -> str:
         return (f"ImageDataset({self.name!r}, n={len(self)}, shape={self.shape}, "
                 f"classes={self.num_classes})")
+
+
+class BatchDataset(Dataset, metaclass=abc.ABCMeta):
+    """Base of the datasets whose batches are dicts of tensors drawn with a ``torch.Generator``.
+
+    ``batch(indices, rng=g)`` gives the batch of the samples ``indices`` (random crops, flips and
+    degradations drawn from ``g``; ``augment=False`` uses centre crops, no flips, for held-out sets);
+    ``dataset[i]`` is a batch of one, squeezed, drawn from torch's global generator.
+    """
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @abc.abstractmethod
+    def batch(self, indices: Any, *, rng: torch.Generator | int | None = None,
+              augment: bool = True) -> dict[str, Any]:
+        """The batch dict of the samples ``indices``."""
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= int(i) < len(self):
+            raise IndexError(f"index: expected 0 <= i < {len(self)}, got {i}")
+        b = self.batch(torch.tensor([int(i)]))
+        return {k: v[0] if isinstance(v, torch.Tensor) else v for k, v in b.items()}
+
+    def stream(self, batch_size: int, *, seed: int = 0) -> BatchStream:
+        """A resumable, seeded :class:`BatchStream` of this dataset's batches."""
+        return BatchStream(self, batch_size, seed=seed)
+
+
+def batch_generator(seed: int, *keys: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded from ``seed`` and ``keys`` (e.g. rank, epoch, batch) through numpy's
+    SeedSequence, so neighbouring keys give independent streams."""
+    state = np.random.SeedSequence([int(seed), *(int(k) for k in keys)]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def from_uint8(images: np.ndarray, labels: np.ndarray, *, name: str = "",
@@ -164,11 +204,19 @@ class BatchStream:
     Epoch ``e`` uses the order of a :func:`make_sampler` with ``set_epoch(e)``; batches are cut from it
     without replacement and the last partial batch is dropped. ``state_dict`` / ``load_state_dict`` save
     and restore the position, so a resumed run sees exactly the batches it would have seen.
+
+    An :class:`ImageDataset` gives ``(images, labels)``; a :class:`BatchDataset` gives its batch dict, its
+    random crops, flips and degradations drawn from a generator seeded by ``(seed, rank, epoch, batch)``:
+    fresh at every batch, the same for the same seed, and restored with the position.
     """
 
-    def __init__(self, dataset: ImageDataset, batch_size: int, *, seed: int = 0,
+    def __init__(self, dataset: ImageDataset | BatchDataset, batch_size: int, *, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None) -> None:
+        if not isinstance(dataset, (ImageDataset, BatchDataset)):
+            raise TypeError(f"dataset: expected an aip.data ImageDataset or BatchDataset (Paired, Unpaired, "
+                            f"Degraded), got {type(dataset).__name__}")
         self.dataset = dataset
+        self.seed = int(seed)
         self.batch_size = batch_size
         self.sampler = make_sampler(dataset, seed=seed, rank=rank, world_size=world_size)
         self.per_epoch = len(self.sampler) // batch_size
@@ -183,7 +231,7 @@ class BatchStream:
         self.sampler.set_epoch(self.epoch)
         self._order = torch.tensor(list(iter(self.sampler)), dtype=torch.int64)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | dict[str, Any]:
         if self.position >= self.per_epoch:
             self.epoch += 1
             self.position = 0
@@ -192,7 +240,10 @@ class BatchStream:
             self._load_order()
         idx = self._order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
         self.position += 1
-        return self.dataset.batch(idx)
+        if isinstance(self.dataset, ImageDataset):
+            return self.dataset.batch(idx)
+        g = batch_generator(self.seed, self.sampler.rank, self.epoch, self.position - 1)
+        return self.dataset.batch(idx, rng=g)
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position}
