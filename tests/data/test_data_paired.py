@@ -251,3 +251,55 @@ def test_batch_generator_streams_differ_and_repeat():
     u = [float(torch.rand((), generator=batch_generator(0, 0, 0, k))) for k in range(4)]
     assert len(set(u)) == 4
     assert float(torch.rand((), generator=batch_generator(0, 0, 0, 2))) == u[2]
+
+
+# -- with aip.degrade's physics -------------------------------------------------------------------------------
+
+def test_degraded_with_physics_gaussian_range():
+    from aip.degrade import GaussianNoise, Physics
+
+    ds = Degraded(_images(16, 32), Physics(noise=GaussianNoise((0.02, 0.3))), crop=32, flips=False)
+    s = BatchStream(ds, 16, seed=4)
+    a, b = s.next(), s.next()
+    assert ((a["sigma"] >= 0.02) & (a["sigma"] <= 0.3)).all() and a["sigma"].std() > 0.03
+    assert torch.allclose((a["y"] - a["x"]).flatten(1).std(1), a["sigma"], rtol=0.1)
+    assert not torch.equal(a["sigma"], b["sigma"])
+    c = BatchStream(ds, 16, seed=4).next()
+    assert torch.equal(a["y"], c["y"]) and torch.equal(a["sigma"], c["sigma"])
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "motion"])
+def test_degraded_random_blur_new_kernel_per_batch(kind):
+    from aip.data import RandomBlur
+    from aip.degrade import Blur, GaussianNoise
+
+    ds = Degraded(_images(8, 24), RandomBlur(kind, size=9, width=(0.6, 2.5), noise=GaussianNoise(0.01)), crop=16)
+    s = BatchStream(ds, 4, seed=0)
+    a, b = s.next(), s.next()
+    ka, kb = a["physics"].operator.psf, b["physics"].operator.psf
+    assert ka.shape == kb.shape == (9, 9) and not np.allclose(ka, kb)
+    assert abs(ka.sum() - 1) < 1e-9
+    # y = blur(x) + 0.01 n: the residual against the batch's own blur is the noise alone
+    ax = Blur(ka, mode="reflect").A(a["x"])
+    assert torch.allclose((a["y"] - ax).flatten(1).std(1), torch.full((4,), 0.01), rtol=0.15)
+    assert torch.equal(a["sigma"], torch.full((4,), 0.01))
+    again = BatchStream(ds, 4, seed=0).next()
+    assert np.array_equal(again["physics"].operator.psf, ka) and torch.equal(again["y"], a["y"])
+
+
+def test_random_blur_gaussian_width_within_range():
+    from aip.data import RandomBlur
+    from aip.degrade import gaussian
+
+    rb = RandomBlur("gaussian", size=15, width=(1.0, 2.0))
+    k = rb.kernel(torch.Generator().manual_seed(0))
+    # the width is the generator's first uniform draw mapped onto the range
+    w = 1.0 + float(torch.rand((), generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    assert np.array_equal(k, gaussian(w, 15))
+    widths = {round(float(np.sqrt((rb.kernel(torch.Generator().manual_seed(s)).sum(0)
+                                   * (np.arange(15) - 7) ** 2).sum())), 6) for s in range(20)}
+    assert len(widths) == 20 and 0.99 < min(widths) and max(widths) < 2.0  # truncation lowers the moment
+    with pytest.raises(ValueError, match="width"):
+        RandomBlur(width=(2.0, 1.0))
+    with pytest.raises(ValueError, match="kind"):
+        RandomBlur("disk")
