@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip.models.base import GenerativeModel
+from aip.models.base import GenerativeModel, RestorationModel
 
 
 @dataclasses.dataclass
@@ -125,3 +125,47 @@ def tiny_dataset(n: int = 96, size: int = 8, seed: int = 0, classes: int = 4):
     cx = (labels % 2) * (size / 2) + size / 4 + torch.randn(n, generator=g)
     img = torch.exp(-((yy - cy.view(-1, 1, 1)) ** 2 + (xx - cx.view(-1, 1, 1)) ** 2) / 4.0)
     return ImageDataset(img.unsqueeze(1).float(), labels, name="tiny")
+
+
+@dataclasses.dataclass
+class TinyRestorerConfig:
+    channels: int = 1
+    hidden: int = 8
+    loss: str = "l2"
+
+
+class TinyRestorer(RestorationModel):
+    """A 2-layer residual CNN denoiser taking a noise-level map (FFDNet-style), with batch-norm buffers.
+
+    The last layer starts at zero, so the untrained model returns its input.
+    """
+
+    name = "tiny_test_restorer"
+    config_class = TinyRestorerConfig
+
+    def __init__(self, config: TinyRestorerConfig) -> None:
+        super().__init__(config)
+        c, h = config.channels, config.hidden
+        self.conv1 = nn.Conv2d(c + 1, h, 3, padding=1)
+        self.bn = nn.BatchNorm2d(h)
+        self.conv2 = nn.Conv2d(h, c, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def restore(self, y, *, sigma=None, **kwargs):
+        s = torch.zeros(y.shape[0], device=y.device) if sigma is None else torch.as_tensor(sigma, device=y.device)
+        smap = s.to(y.dtype).reshape(-1, 1, 1, 1).expand(y.shape[0], 1, *y.shape[2:])
+        return y - self.conv2(torch.relu(self.bn(self.conv1(torch.cat([y, smap], 1)))))
+
+
+def smooth_images(n: int = 24, size: int = 16, seed: int = 0, channels: int = 1):
+    """Smooth random images in [0, 1] (noise blurred by a separable [1 4 6 4 1] kernel, twice), (n, C, H, W)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, channels, size + 8, size + 8, generator=g)
+    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
+    w = (k[:, None] * k[None, :]).expand(channels, 1, 5, 5)
+    for _ in range(2):
+        x = F.conv2d(x, w, groups=channels)
+    x = x[..., :size, :size]
+    lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+    return ((x - lo) / (hi - lo)).contiguous()

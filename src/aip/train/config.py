@@ -20,7 +20,8 @@ class TrainConfig:
     under DDP is ``batch_size * world_size``). The learning rate warms up linearly over ``warmup`` steps and
     then stays constant or follows a cosine to 0 (``lr_schedule``). ``ema_decay`` 0 disables the EMA;
     ``ema_warmup`` uses ``min(ema_decay, (1 + k) / (10 + k))`` at the k-th update.
-    Intervals (``log_every``, ``sample_every``, ``checkpoint_every``) are in steps; 0 means only at the end.
+    Intervals (``log_every``, ``sample_every``, ``checkpoint_every``, ``eval_every``) are in steps; 0 means
+    only at the end. ``eval_every`` runs the task's evaluator (PSNR/SSIM on the held-out set for restoration).
     """
 
     model: str = ""
@@ -41,6 +42,7 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 0
     checkpoint_every: int = 0
+    eval_every: int = 0
     keep_checkpoints: int = 2
     num_samples: int = 64
     sample_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -71,7 +73,7 @@ class TrainConfig:
         if self.grad_clip is not None:
             check_positive(self.grad_clip, "grad_clip")
         check_int(self.seed, "seed", low=0)
-        for name in ("log_every", "sample_every", "checkpoint_every"):
+        for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
             check_int(getattr(self, name), name, low=0)
         check_int(self.keep_checkpoints, "keep_checkpoints", low=1)
         check_int(self.num_samples, "num_samples", low=1)

@@ -1,9 +1,14 @@
-"""One trainer for every generative model that follows :mod:`aip.models.base`.
+"""One trainer for every model that follows :class:`aip.models.base.Trainable`: generative and restoration.
 
 Each step draws one batch and runs the model's phases in order (``["main"]``, or ``["d", "g"]`` for GANs),
-each with its own AdamW optimiser and learning-rate schedule: zero all gradients, ``loss =
-model(x, y, phase)["loss"]`` (optionally under bf16 autocast), backward, clip the phase's gradient norm,
-step. After the step the EMA of the weights is updated; samples for grids and evaluation come from the EMA.
+each with its own AdamW optimiser and learning-rate schedule: zero all gradients, compute the phase's loss
+(optionally under bf16 autocast), backward, clip the phase's gradient norm, step. The loss is
+``model(x, y, phase)["loss"]`` for a :class:`~aip.models.base.GenerativeModel` (images and labels) and
+``model(batch, phase)["loss"]`` for any other kind (a batch dict from a :class:`~aip.data.BatchDataset`:
+``{"x": clean, "y": observed, "sigma": ...}``); both go through ``forward`` so DDP can wrap the model.
+After the step the EMA of the weights is updated; samples, restorations and evaluations come from the EMA.
+Each task has its evaluator, run at ``eval_every`` steps and at the end: PSNR/SSIM on a held-out set for
+restoration (:func:`aip.train.evaluate.restoration_metrics`), any ``evaluator`` given for the others.
 Checkpoints hold everything needed to continue exactly (weights, EMA, optimisers, schedulers, data
 position and every RNG state), so N steps equal N/2 steps + resume + N/2 steps, weight for weight.
 """
@@ -21,8 +26,8 @@ from typing import Any
 import torch
 
 from aip._shared.torch_bridge import resolve_device
-from aip.data.dataset import BatchStream, ImageDataset
-from aip.models.base import GenerativeModel
+from aip.data.dataset import BatchDataset, BatchStream, ImageDataset
+from aip.models.base import GenerativeModel, RestorationModel, Trainable
 from aip.train import distributed as D
 from aip.train.checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from aip.train.config import TrainConfig
@@ -71,14 +76,23 @@ class Trainer:
 
     Parameters
     ----------
-    model : GenerativeModel
-        Built (and seeded) by the caller; moved to the config's device.
-    dataset : ImageDataset
-        Training images (N, C, H, W) in [0, 1] with labels.
+    model : Trainable
+        A :class:`~aip.models.base.GenerativeModel` or a :class:`~aip.models.base.RestorationModel`, built
+        (and seeded) by the caller; moved to the config's device.
+    dataset : ImageDataset or BatchDataset
+        Training images (N, C, H, W) in [0, 1] with labels (generative models), or a dataset of batch dicts
+        (:class:`~aip.data.Paired`, :class:`~aip.data.Unpaired`, :class:`~aip.data.Degraded`), which
+        restoration models need.
     config : TrainConfig
     run_dir : path, optional
         Where ``config.json``, ``log.jsonl``, ``samples/`` and ``checkpoints/`` go (rank 0 only). None
         writes nothing.
+    eval_data : BatchDataset, optional
+        Held-out data for the restoration evaluator (PSNR/SSIM of the EMA model's restorations, the same
+        degradations at every evaluation: centre crops, no flips, a generator seeded by ``config.seed``).
+    evaluator : callable, optional
+        ``evaluator(model) -> dict of numbers``, called on the EMA model at the evaluation steps instead of
+        the task's own (e.g. :func:`aip.train.evaluate.evaluate_model` for a generative model).
     progress : bool
         Show a tqdm bar with the loss (rank 0).
 
@@ -88,12 +102,23 @@ class Trainer:
     >>> trainer.train()  # doctest: +SKIP
     """
 
-    def __init__(self, model: GenerativeModel, dataset: ImageDataset, config: TrainConfig,
-                 run_dir: str | os.PathLike | None = None, *, progress: bool = True) -> None:
-        if not isinstance(model, GenerativeModel):
-            raise TypeError(f"model: expected a GenerativeModel, got {type(model).__name__}")
-        if not isinstance(dataset, ImageDataset):
-            raise TypeError(f"dataset: expected an aip.data.ImageDataset, got {type(dataset).__name__}")
+    def __init__(self, model: Trainable, dataset: ImageDataset | BatchDataset, config: TrainConfig,
+                 run_dir: str | os.PathLike | None = None, *, eval_data: BatchDataset | None = None,
+                 evaluator: Any = None, progress: bool = True) -> None:
+        if not isinstance(model, Trainable):
+            raise TypeError(f"model: expected an aip.models.base.Trainable (GenerativeModel or "
+                            f"RestorationModel), got {type(model).__name__}")
+        if not isinstance(dataset, (ImageDataset, BatchDataset)):
+            raise TypeError(f"dataset: expected an aip.data.ImageDataset or BatchDataset, got "
+                            f"{type(dataset).__name__}")
+        if not isinstance(model, GenerativeModel) and not isinstance(dataset, BatchDataset):
+            raise TypeError(f"dataset: expected a dataset of batch dicts (aip.data Paired, Unpaired or Degraded) "
+                            f"for a {type(model).__name__}, got {type(dataset).__name__}")
+        if eval_data is not None and not isinstance(eval_data, BatchDataset):
+            raise TypeError(f"eval_data: expected an aip.data BatchDataset (Paired or Degraded), got "
+                            f"{type(eval_data).__name__}")
+        if evaluator is not None and not callable(evaluator):
+            raise TypeError(f"evaluator: expected a callable model -> dict, got {type(evaluator).__name__}")
         self.config = config.validate()
         self.device = D.local_device(resolve_device(config.device))
         D.init_distributed(self.device)
@@ -106,6 +131,9 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
         self.dataset = dataset
+        self.eval_data = eval_data
+        self.evaluator = evaluator
+        self.generative = isinstance(model, GenerativeModel)
         self.module = model.to(self.device)
         self.phases = list(model.phases())
         if not self.phases:
@@ -134,6 +162,7 @@ class Trainer:
         self.ema = EMA(model, config.ema_decay, warmup=config.ema_warmup) if config.ema_decay > 0 else None
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self.evaluations: list[dict[str, float]] = []
         self._last_saved = -1
         # each process draws its own noise; model initialisation happened before (identical on all ranks)
         torch.manual_seed(config.seed + 1000003 * self.rank)
@@ -147,16 +176,30 @@ class Trainer:
         return f
 
     @property
-    def sampling_model(self) -> GenerativeModel:
+    def sampling_model(self) -> Trainable:
         """The EMA copy when there is one, else the model itself."""
         return self.ema.module if self.ema is not None else self.module
 
     # -- one step -----------------------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
-        """Run every phase once on the batch ``(x, y)``; return the logged scalars."""
-        self.module.train()
-        x = x.to(self.device, non_blocking=True)
+    def _loss_fn(self, batch: torch.Tensor | dict[str, Any], y: torch.Tensor | None):
+        """``phase -> output dict`` for one batch: ``net(x, y, phase)`` (generative) or ``net(batch, phase)``."""
+        if isinstance(batch, dict) and not self.generative:
+            b = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                 for k, v in batch.items()}
+            return lambda ph: self.net(b, phase=ph)
+        if isinstance(batch, dict):
+            if "x" not in batch:
+                raise ValueError(f"batch: expected the images under 'x', got keys {sorted(batch)}")
+            batch, y = batch["x"], batch.get("label")
+        x = batch.to(self.device, non_blocking=True)
         y_in = y.to(self.device, non_blocking=True) if (y is not None and self.module.conditional) else None
+        return lambda ph: self.net(x, y_in, phase=ph)
+
+    def train_step(self, batch: torch.Tensor | dict[str, Any], y: torch.Tensor | None = None) -> dict[str, float]:
+        """Run every phase once on a batch (images ``batch`` and labels ``y``, or a batch dict); return the
+        logged scalars."""
+        self.module.train()
+        loss_fn = self._loss_fn(batch, y)
         logs: dict[str, float] = {}
         multi = len(self.phases) > 1
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.config.bf16
@@ -164,7 +207,7 @@ class Trainer:
         for ph in self.phases:
             self.module.zero_grad(set_to_none=True)
             with autocast:
-                out = self.net(x, y_in, phase=ph)
+                out = loss_fn(ph)
             if not isinstance(out, dict) or "loss" not in out:
                 raise TypeError(f"{type(self.module).__name__}.forward: expected a dict with 'loss', got "
                                 f"{type(out).__name__}")
@@ -204,8 +247,8 @@ class Trainer:
         t0 = time.perf_counter()
         try:
             while self.step < end:
-                x, y = self.stream.next()
-                logs = self.train_step(x, y)
+                b = self.stream.next()
+                logs = self.train_step(*b) if isinstance(b, tuple) else self.train_step(b)
                 self.history.append(logs)
                 bar.update(1)
                 key = "loss" if "loss" in logs else next((k for k in logs if k.endswith("loss")), None)
@@ -215,6 +258,8 @@ class Trainer:
                     self._log(logs, time.perf_counter() - t0)
                 if c.sample_every and self.step % c.sample_every == 0:
                     self.save_samples()
+                if c.eval_every and self.step % c.eval_every == 0:
+                    self.evaluate()
                 if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                     self.save()
         except KeyboardInterrupt:
@@ -225,8 +270,11 @@ class Trainer:
         bar.close()
         if self.step != self._last_saved:
             self.save()
-        if self.step >= self.total_steps and self.run_dir is not None:
-            self.save_samples()
+        if self.step >= self.total_steps:
+            if self.run_dir is not None:
+                self.save_samples()
+            if not (self.evaluations and self.evaluations[-1]["step"] == self.step):
+                self.evaluate()
         return self.history
 
     def _log(self, logs: dict[str, float], elapsed: float) -> None:
@@ -236,6 +284,33 @@ class Trainer:
         rec = {"step": self.step, "lr": lr, "seconds": round(elapsed, 3), **logs}
         with open(self.run_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
+
+    # -- evaluation -----------------------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float] | None:
+        """The task's evaluation of the EMA model now (rank 0), logged to ``log.jsonl`` as ``eval/<name>``.
+
+        ``evaluator(model)`` if one was given; for a restoration model with ``eval_data``, PSNR/SSIM on it
+        (:func:`aip.train.evaluate.restoration_metrics`); otherwise nothing (None). Other ranks return None.
+        """
+        if not self.main:
+            return None
+        model = self.sampling_model
+        if self.evaluator is not None:
+            res = dict(self.evaluator(model))
+        elif isinstance(self.module, RestorationModel) and self.eval_data is not None:
+            from aip.train.evaluate import restoration_metrics
+
+            res = restoration_metrics(model, self.eval_data, seed=self.config.seed)
+        else:
+            return None
+        rec = {"step": self.step, **{k: v for k, v in res.items() if isinstance(v, (int, float))}}
+        self.evaluations.append(rec)
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.run_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps({"step": self.step, **{f"eval/{k}": v for k, v in rec.items()
+                                                           if k != "step"}}) + "\n")
+        return rec
 
     # -- samples --------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -247,9 +322,13 @@ class Trainer:
                             **{**self.config.sample_kwargs, **kwargs})
 
     def save_samples(self) -> Path | None:
-        """Write ``samples/step_<step>.png`` from fixed noise (rank 0)."""
+        """Write ``samples/step_<step>.png`` (rank 0): samples from fixed noise (generative), or rows of
+        observation, restoration and clean image of the first held-out images (restoration, with
+        ``eval_data`` of inputs shaped like their targets)."""
         if not (self.main and self.run_dir is not None):
             return None
+        if not self.generative:
+            return self._save_restorations()
         n = self.config.num_samples
         y = balanced_labels(n, self.dataset.num_classes) if self.module.conditional else None
         imgs = self.sample(n, y=y)
@@ -257,6 +336,27 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         nrow = self.dataset.num_classes if (y is not None and self.dataset.num_classes <= 16) else None
         return save_image_grid(imgs, folder / f"step_{self.step:08d}.png", nrow=nrow)
+
+    @torch.no_grad()
+    def _save_restorations(self) -> Path | None:
+        if not isinstance(self.module, RestorationModel) or self.eval_data is None:
+            return None
+        from aip.data.dataset import batch_generator
+
+        n = min(8, len(self.eval_data), self.config.num_samples)
+        b = self.eval_data.batch(torch.arange(n), rng=batch_generator(self.config.seed, 0), augment=False)
+        if b["y"].shape != b["x"].shape:
+            return None
+        model = self.sampling_model
+        was = model.training
+        model.eval()
+        sigma = b.get("sigma")
+        out = model.restore(b["y"].to(self.device), sigma=None if sigma is None else sigma.to(self.device))
+        model.train(was)
+        rows = torch.stack([b["y"], out.float().cpu(), b["x"]], 1).flatten(0, 1)
+        folder = self.run_dir / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        return save_image_grid(rows, folder / f"step_{self.step:08d}.png", nrow=3)
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

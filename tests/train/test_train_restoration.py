@@ -1,0 +1,159 @@
+"""The trainer on the restoration kind: a tiny denoiser on Degraded data, its evaluator, resume, EMA, bf16."""
+
+import json
+
+import pytest
+import torch
+from tiny_models import TinyAE, TinyConfig, TinyRestorer, TinyRestorerConfig, smooth_images, tiny_dataset
+
+from aip.data import Degraded, Paired
+from aip.degrade import GaussianNoise, Physics
+from aip.train import TrainConfig, Trainer, latest_checkpoint, seed_everything
+from aip.train.evaluate import restoration_metrics
+
+
+def _cfg(**kw):
+    base = {"steps": 8, "batch_size": 8, "lr": 1e-2, "ema_decay": 0.9, "grad_clip": 1.0, "seed": 3,
+            "log_every": 2, "sample_every": 0, "checkpoint_every": 0, "num_samples": 8}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _train_data(seed=0):
+    return Degraded(smooth_images(24, 16, seed), Physics(noise=GaussianNoise((0.05, 0.2))), crop=12)
+
+
+def _test_data():
+    return Degraded(smooth_images(8, 16, 100), Physics(noise=GaussianNoise(0.1)))
+
+
+def _make(run_dir, cfg, **kw):
+    seed_everything(cfg.seed)
+    return Trainer(TinyRestorer(TinyRestorerConfig(**kw)), _train_data(), cfg, run_dir, eval_data=_test_data(),
+                   progress=False)
+
+
+def _weights(tr):
+    return {**{k: v.clone() for k, v in tr.module.state_dict().items()},
+            **{f"ema.{k}": v.clone() for k, v in tr.ema.state_dict().items()}}
+
+
+def test_loss_falls_and_heldout_psnr_rises(tmp_path):
+    tr = _make(tmp_path, _cfg(steps=60, log_every=10, eval_every=20, sample_every=60))
+    before = tr.evaluate()
+    # the untrained net returns its input: the held-out PSNR starts at the noisy input's (sigma 0.1: ~20 dB)
+    assert before["psnr"] == pytest.approx(before["psnr_input"], abs=0.3)
+    assert 19.0 < before["psnr_input"] < 21.5 and before["n"] == 8
+    hist = tr.train()
+    first = sum(h["loss"] for h in hist[:5]) / 5
+    last = sum(h["loss"] for h in hist[-5:]) / 5
+    assert last < 0.5 * first
+    assert [e["step"] for e in tr.evaluations] == [0, 20, 40, 60]
+    psnrs = [e["psnr"] for e in tr.evaluations]
+    assert psnrs[-1] > before["psnr_input"] + 3.0  # 20.17 -> 24.97 dB after 60 steps
+    assert tr.evaluations[-1]["ssim"] > before["ssim"] + 0.05
+    evals = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines() if "eval/psnr" in s]
+    assert [e["step"] for e in evals] == [0, 20, 40, 60]
+    assert evals[-1]["eval/psnr"] == pytest.approx(psnrs[-1])
+    assert (tmp_path / "samples" / "step_00000060.png").is_file()  # rows: noisy | restored | clean
+    # the evaluator scores the EMA model on fixed observations: the same numbers when called again
+    again = restoration_metrics(tr.sampling_model, _test_data(), seed=3)
+    assert again["psnr"] == pytest.approx(psnrs[-1], abs=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["l2", "l1"])
+def test_resume_is_exact(tmp_path, loss):
+    n = 10  # 24 images / batch 8 = 3 batches per epoch: the resume point (5) and the end cross epochs
+    full = _make(tmp_path / "a", _cfg(steps=n), loss=loss)
+    full.train()
+    half = _make(tmp_path / "b", _cfg(steps=n), loss=loss)
+    half.train(until=n // 2)
+    assert latest_checkpoint(tmp_path / "b" / "checkpoints").name == f"step_{n // 2:08d}"
+    torch.manual_seed(12345)  # disturb the global RNG: data draws come from the stream, the rest is restored
+    resumed = _make(tmp_path / "b", _cfg(steps=n), loss=loss)
+    resumed.load()
+    assert resumed.step == n // 2
+    resumed.train()
+    wa, wb = _weights(full), _weights(resumed)
+    assert wa.keys() == wb.keys() and any(k.startswith("ema.bn.running") for k in wa)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    sa, sb = full.optimizers["main"].state_dict()["state"], resumed.optimizers["main"].state_dict()["state"]
+    for i in sa:
+        assert torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"])
+    assert [h["loss"] for h in full.history[n // 2:]] == [h["loss"] for h in resumed.history]
+    assert full.evaluations[-1]["psnr"] == resumed.evaluations[-1]["psnr"]
+
+
+def test_ema_lags_the_weights_and_is_what_is_evaluated():
+    tr = _make(None, _cfg(steps=20, ema_decay=0.8, ema_warmup=False))
+    tr.train()
+    w, e = tr.module.conv2.weight, tr.ema.module.conv2.weight
+    assert not torch.equal(w, e) and float(e.abs().sum()) > 0
+    m = restoration_metrics(tr.ema.module, _test_data(), seed=3)
+    assert tr.evaluations[-1]["psnr"] == pytest.approx(m["psnr"], abs=1e-9)
+
+
+def test_bf16_autocast_trains_the_restoration_kind():
+    tr = _make(None, _cfg(steps=30, bf16=True))
+    hist = tr.train()
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in hist)
+    assert sum(h["loss"] for h in hist[-5:]) < 0.6 * sum(h["loss"] for h in hist[:5])
+
+
+def test_progress_bar_for_the_restoration_kind(capsys):
+    seed_everything(0)
+    tr = Trainer(TinyRestorer(TinyRestorerConfig()), _train_data(), _cfg(steps=10), None, progress=True)
+    tr.train()
+    err = capsys.readouterr().err
+    assert "tiny_test_restorer" in err and "10/10" in err
+
+
+def test_paired_data_trains_a_restorer():
+    clean = smooth_images(24, 16, 5)
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    seed_everything(0)
+    held = Paired(noisy[:8], clean[:8])
+    tr = Trainer(TinyRestorer(TinyRestorerConfig()), Paired(noisy[8:], clean[8:], crop=12), _cfg(steps=40),
+                 None, eval_data=held, progress=False)
+    before = tr.evaluate()["psnr"]
+    tr.train()
+    assert tr.evaluations[-1]["psnr"] > before + 2.0
+
+
+def test_generative_model_on_batch_dicts():
+    # a generative model reads batch["x"] (and "label") from a batch-dict dataset, e.g. random crops of photos
+    seed_everything(0)
+    ds = Degraded(smooth_images(32, 12, 0), Physics(), crop=8)
+    tr = Trainer(TinyAE(TinyConfig(noise=0.0)), ds, _cfg(steps=40, batch_size=8, lr=3e-2), None, progress=False)
+    hist = tr.train()
+    assert sum(h["loss"] for h in hist[-5:]) < 0.7 * sum(h["loss"] for h in hist[:5])
+    assert tr.evaluate() is None  # the generative kind keeps its own evaluator (aip evaluate)
+
+
+def test_custom_evaluator_runs_at_eval_steps():
+    seen = []
+    seed_everything(0)
+    tr = Trainer(TinyAE(TinyConfig()), tiny_dataset(), _cfg(steps=6, batch_size=16, eval_every=3), None,
+                 evaluator=lambda m: seen.append(m) or {"score": float(len(seen))}, progress=False)
+    tr.train()
+    assert [e["step"] for e in tr.evaluations] == [3, 6] and tr.evaluations[-1]["score"] == 2.0
+    assert all(m is tr.ema.module for m in seen)
+
+
+def test_wrong_data_for_the_kind_is_a_clear_error():
+    seed_everything(0)
+    with pytest.raises(TypeError, match="dataset: expected a dataset of batch dicts"):
+        Trainer(TinyRestorer(TinyRestorerConfig()), tiny_dataset(), _cfg(), None, progress=False)
+    with pytest.raises(TypeError, match="eval_data"):
+        Trainer(TinyRestorer(TinyRestorerConfig()), _train_data(), _cfg(), None, eval_data=tiny_dataset(),
+                progress=False)
+    with pytest.raises(TypeError, match="model: expected an aip.models.base.Trainable"):
+        Trainer(torch.nn.Linear(2, 2), _train_data(), _cfg(), None, progress=False)
+    with pytest.raises(TypeError, match="evaluator"):
+        Trainer(TinyRestorer(TinyRestorerConfig()), _train_data(), _cfg(), None, evaluator=3, progress=False)
+    with pytest.raises(ValueError, match="loss: expected 'l1' or 'l2'"):
+        Trainer(TinyRestorer(TinyRestorerConfig(loss="ssim")), _train_data(), _cfg(steps=1), None,
+                progress=False).train()
+    with pytest.raises(ValueError, match="eval_every"):
+        _cfg(eval_every=-1).validate()
