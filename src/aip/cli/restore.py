@@ -22,17 +22,42 @@ _EXAMPLES = {
 }
 
 
+_BEST = {"denoise": "wnnm", "deblur": "pnp", "upscale": "sparse", "inpaint": "wnnm"}
+
+
 def _methods(task: str) -> list[str]:
     from aip.restore._registry import TASKS
 
     return list(TASKS[task])
 
 
+def _seconds(v: float) -> str:
+    return f"~{v:g} s" if v < 90 else f"~{v / 60:.0f} min"
+
+
+def _timing(task: str) -> str:
+    """The methods with their measured cost, e.g. ``nlm ~0.6 s (default), wnnm ~12 min (best quality)``."""
+    from aip.restore._registry import SECONDS_PER_MP
+
+    cost = SECONDS_PER_MP.get(task, {})
+    parts = []
+    for i, name in enumerate(_methods(task)):
+        tags = (["default"] if i == 0 else []) + (["best quality"] if name == _BEST[task] else [])
+        part = name + (f" {_seconds(cost[name])}" if name in cost else "")
+        parts.append(part + (f" ({', '.join(tags)})" if tags else ""))
+    return ", ".join(parts)
+
+
 def register(sub) -> None:
+    import textwrap
+
     for task in ("denoise", "deblur", "upscale", "inpaint"):
         names = _methods(task)
-        epilog = (f"methods: {names[0]} (default), {', '.join(names[1:])}\n"
-                  f"example: {_EXAMPLES[task]}")
+        per = "of input" if task == "upscale" else ""
+        epilog = (textwrap.fill(f"methods, with seconds per colour megapixel {per} on one CPU core (gray: about "
+                                f"a third; images with a side over 1024 pixels are processed in tiles): "
+                                f"{_timing(task)}", 100).replace("megapixel  on", "megapixel on")
+                  + f"\nexample: {_EXAMPLES[task]}")
         p = sub.add_parser(task, help=f"{_HELP[task]} (methods: {', '.join(names)})",
                            description=f"{_HELP[task].capitalize()} with aip.restore.{task}.",
                            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +85,8 @@ def register(sub) -> None:
             p.add_argument("--mask", required=True, metavar="MASK",
                            help="mask image (white = missing) or .npy boolean array, same size as IN")
         p.add_argument("--tile", type=int, default=None,
-                       help="process in tiles of this size (bounded memory for large images)")
+                       help="process in tiles of this size, 0 for the whole image at once (default: tiles "
+                            "of 1024 when a side is longer; bounded memory for large images)")
         p.add_argument("--reference", metavar="REF", help="clean image: report PSNR and SSIM against it")
         p.add_argument("--gray", action="store_true", help="convert the input (and reference) to gray first")
         p.add_argument("--device", default=None, help="torch device for methods that take one (cpu, cuda, auto)")
@@ -106,7 +132,6 @@ def parse_sigma(text: str) -> float | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import inspect
     import time
 
     import numpy as np
@@ -124,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
     img = load_image(args.input, gray=args.gray)
     ref = load_image(args.reference, gray=args.gray) if args.reference else None
     method = args.method or R.DEFAULTS[task]
-    if not args.json and "progress" in inspect.signature(R.get_method(task, method)).parameters:
-        knobs.setdefault("progress", True)      # the slow methods (WNNM) show a bar over their rounds
+    knobs.setdefault("progress", not args.json)     # one bar over the whole image (tiles and rounds)
     result: dict[str, Any] = {"task": task, "method": method, "input": str(args.input),
                               "output": str(args.output), "input_shape": list(img.shape)}
     ch = -1 if img.ndim == 3 else None

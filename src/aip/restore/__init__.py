@@ -51,7 +51,7 @@ METHODS: dict[str, list[str]] = {task: list(reg) for task, reg in TASKS.items()}
 #: The default method of each task.
 DEFAULTS: dict[str, str] = {task: names[0] for task, names in METHODS.items()}
 
-FAMILIES = ("filters", "transforms", "variational", "sparse", "lowrank", "solvers")
+FAMILIES = ("filters", "transforms", "variational", "sparse", "lowrank", "harmonic", "solvers")
 
 # function name -> family module, for the lazy attribute access below
 _FUNCTIONS: dict[str, str] = {}
@@ -177,56 +177,99 @@ def _mask2d(mask: Any, img: np.ndarray) -> np.ndarray:
     return as_mask(m, hw)
 
 
-def _tiled(fn: Callable[[np.ndarray], np.ndarray], img: np.ndarray, tile: Any, overlap: Any,
-           scale: int = 1, extra: np.ndarray | None = None, halo: int = 0, pad_mode: str = "symmetric"
+#: Images with a side longer than this many pixels are restored in tiles of this size (the default
+#: ``tile=None``): bounded memory, and a bar over the whole image. ``tile=0`` never tiles.
+AUTO_TILE = 1024
+#: Context (pixels) each tile is cut with from its neighbours and cropped off again: patch methods whose
+#: reach is within it (NLM, DCT, local filters) give the whole-image result on tiles.
+TILE_HALO = 16
+
+
+def _tile_size(tile: Any, shape: tuple[int, ...], auto: int = 0) -> int | None:
+    """``tile`` checked; None: ``auto`` (or :data:`AUTO_TILE`) when a side of ``shape`` exceeds it, else no
+    tiling; 0: no tiling."""
+    if tile is None:
+        t = auto or AUTO_TILE
+        return t if max(shape[:2]) > t else None
+    t = check_int(tile, "tile", low=0)
+    if 0 < t < 8:
+        raise ValueError(f"tile: expected 0 (the whole image) or an integer >= 8, got {t}")
+    return t or None
+
+
+def _tiled(fn: Callable[..., np.ndarray], img: np.ndarray, tile: Any, overlap: Any,
+           scale: int = 1, extra: np.ndarray | None = None, halo: int = 0, pad_mode: str | None = "symmetric",
+           progress: bool = False, desc: str = "restore", skip: Callable[[np.ndarray], bool] | None = None
            ) -> np.ndarray:
     """Run ``fn`` on overlapping tiles and blend them with linear ramps (bounded memory for large images).
 
     ``scale`` is the output/input size ratio (upscaling); ``extra`` is a per-pixel array cut like the image
     (an inpainting mask) and passed as ``fn(tile, extra_tile)``. ``halo`` > 0 hands ``fn`` each tile with
-    ``halo`` more pixels on every side (the image's neighbours, or the image padded with ``pad_mode`` at its
-    borders) and keeps only the tile's part of the result (deconvolution needs the context).
+    ``halo`` more pixels on every side and keeps only the tile's part of the result: the image's neighbours,
+    and at the image's borders the image padded with ``pad_mode`` (deconvolution needs the context), or
+    nothing more with ``pad_mode=None`` (the method's own border handling, as on the whole image).
+    ``skip(extra_tile)`` True returns a tile as it is (an inpainting tile with nothing missing).
+    ``progress`` draws one bar over all tiles (the first loop inside each tile reports into it).
     """
+    from aip._shared.progress import job
+
     t = check_int(tile, "tile", low=8)
     o = check_int(overlap, "overlap", low=0, high=t // 2)
     h, w = img.shape[:2]
-    src = np.pad(img, ((halo, halo), (halo, halo)) + ((0, 0),) * (img.ndim - 2), mode=pad_mode) if halo else img
+    s = scale
+    pad = halo if (halo and pad_mode) else 0
+    src = np.pad(img, ((pad, pad), (pad, pad)) + ((0, 0),) * (img.ndim - 2), mode=pad_mode) if pad else img
 
     def call(sl: tuple[slice, slice]) -> np.ndarray:
-        if halo:
-            ys, xs = sl
-            res = np.asarray(fn(src[ys.start:ys.stop + 2 * halo, xs.start:xs.stop + 2 * halo]))
-            return res[halo:halo + ys.stop - ys.start, halo:halo + xs.stop - xs.start]
-        return np.asarray(fn(img[sl]) if extra is None else fn(img[sl], extra[sl]))
-
-    if h <= t and w <= t:
-        return call((slice(0, h), slice(0, w)))
+        ys, xs = sl
+        th, tw = ys.stop - ys.start, xs.stop - xs.start
+        if extra is not None and skip is not None and skip(extra[sl]):
+            return img[sl]      # (inpainting: scale 1)
+        if pad:     # the padded source: every tile gets the full halo
+            y0, x0, top, left = ys.start, xs.start, halo, halo
+            y1, x1 = ys.stop + 2 * halo, xs.stop + 2 * halo
+        else:       # neighbours only, clipped at the image's borders
+            y0, x0 = max(0, ys.start - halo), max(0, xs.start - halo)
+            y1, x1 = min(h, ys.stop + halo), min(w, xs.stop + halo)
+            top, left = ys.start - y0, xs.start - x0
+        piece = src[y0:y1, x0:x1]
+        res = np.asarray(fn(piece) if extra is None else fn(piece, extra[y0:y1, x0:x1]))
+        if (y0, x0, y1, x1) == (ys.start, xs.start, ys.stop, xs.stop):
+            return res
+        return res[top * s:(top + th) * s, left * s:(left + tw) * s]
 
     def starts(n: int) -> list[int]:
         if n <= t:
             return [0]
         step = t - o
-        s = list(range(0, n - t, step)) + [n - t]
-        return sorted(set(s))
+        return sorted(set(list(range(0, n - t, step)) + [n - t]))
 
-    out = None
-    wsum = None
-    for y0 in starts(h):
-        for x0 in starts(w):
-            sl = (slice(y0, min(y0 + t, h)), slice(x0, min(x0 + t, w)))
-            res = call(sl)
+    tiles = [(slice(y0, min(y0 + t, h)), slice(x0, min(x0 + t, w))) for y0 in starts(h) for x0 in starts(w)]
+    areas = [(ys.stop - ys.start) * (xs.stop - xs.start) for ys, xs in tiles]
+    with job(h * w, progress, desc, unit="px") as bar:
+        if len(tiles) == 1:
+            with bar.part(h * w):
+                return call(tiles[0])
+        out = None
+        wsum = None
+        # float32 sums for float32 images (half the memory of a 12-megapixel result; at most 4 terms)
+        acc = np.float32 if img.dtype == np.float32 else np.float64
+        for sl, area in zip(tiles, areas):
+            with bar.part(area * h * w / sum(areas)):
+                res = call(sl)
+            y0, x0 = sl[0].start, sl[1].start
             th, tw = res.shape[:2]
-            wy = _ramp(th, o * scale, y0 == 0, y0 + t >= h)
-            wx = _ramp(tw, o * scale, x0 == 0, x0 + t >= w)
+            wy = _ramp(th, o * s, y0 == 0, y0 + t >= h).astype(acc)
+            wx = _ramp(tw, o * s, x0 == 0, x0 + t >= w).astype(acc)
             wgt = np.outer(wy, wx)
             if out is None:
-                out = np.zeros((h * scale, w * scale) + res.shape[2:], dtype=np.float64)
-                wsum = np.zeros((h * scale, w * scale), dtype=np.float64)
-            osl = (slice(y0 * scale, y0 * scale + th), slice(x0 * scale, x0 * scale + tw))
+                out = np.zeros((h * s, w * s) + res.shape[2:], dtype=acc)
+                wsum = np.zeros((h * s, w * s), dtype=acc)
+            osl = (slice(y0 * s, y0 * s + th), slice(x0 * s, x0 * s + tw))
             out[osl] += res * (wgt if res.ndim == 2 else wgt[..., None])
             wsum[osl] += wgt
     out /= wsum if out.ndim == 2 else wsum[..., None]
-    return out.astype(img.dtype)
+    return out.astype(img.dtype, copy=False)
 
 
 def _ramp(n: int, o: int, first: bool, last: bool) -> np.ndarray:
@@ -245,9 +288,15 @@ def _ramp(n: int, o: int, first: bool, last: bool) -> np.ndarray:
 # front doors
 # --------------------------------------------------------------------------------------------------------
 
+def _name(task: str, method: Any) -> str:
+    if method is None:
+        return DEFAULTS[task]
+    return method if isinstance(method, str) else getattr(method, "__name__", "method")
+
+
 def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | str = "auto",
             channel_axis: int | None = None, colour: str = "opponent", tile: int | None = None,
-            overlap: int = 16, **kw: Any):
+            overlap: int = 16, progress: bool = False, **kw: Any):
     """Remove additive white Gaussian noise with a method of :data:`METHODS` ``["denoise"]``.
 
     Colour (3-channel) images are denoised in an orthonormal opponent colour space (luminance and two
@@ -262,7 +311,9 @@ def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | 
     image : array_like or torch.Tensor
         Noisy float image, (H, W) or (H, W, C) (channels last; ``channel_axis`` defaults to -1 for 3-D input).
     method : str or callable, optional
-        A name (``"wnnm"`` by default, ``"nlm"``, ``"tv"``, ...) or any ``f(image, sigma, *, channel_axis)``.
+        A name (``"nlm"`` by default: a 12-megapixel colour photo in seconds; ``"dct"``, ``"wnnm"`` for the
+        best quality, ...; times in :data:`aip.restore._registry.SECONDS_PER_MP`) or any
+        ``f(image, sigma, *, channel_axis)``.
     sigma : float or "auto"
         Noise standard deviation on the image's scale (25/255 for "sigma 25" on a [0, 1] image), or
         ``"auto"`` (``"auto:pca"``) to estimate it with :func:`aip.degrade.estimate_sigma`.
@@ -270,8 +321,13 @@ def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | 
         For 3-channel images: denoise in the opponent colour space (default) or each RGB channel as it is.
         Other channel counts are always processed channel by channel.
     tile, overlap : int, optional
-        Process the image in ``tile`` x ``tile`` pieces overlapping by ``overlap`` pixels, blended with
-        linear ramps: bounded memory for large images (slightly different from the whole-image result).
+        Process the image in ``tile`` x ``tile`` pieces overlapping by ``overlap`` pixels, each cut with
+        :data:`TILE_HALO` pixels of context from its neighbours and blended with linear ramps: bounded
+        memory for large images (the whole-image result for methods whose reach is within the halo, such
+        as NLM and DCT; close to it for the others). Default: tiles of :data:`AUTO_TILE` when a side is
+        longer, else the whole image; ``tile=0``: always the whole image.
+    progress : bool
+        Show one bar (stderr) over the whole image, across tiles and the method's rounds.
     **kw
         Knobs of the method (see its function), e.g. ``device="cuda"``.
 
@@ -298,13 +354,16 @@ def denoise(image: Any, method: str | Callable | None = None, *, sigma: float | 
     if opponent:
         run_rgb = run
         run = lambda x: in_opponent(run_rgb, x, -1).astype(x.dtype, copy=False)
-    out = run(img) if tile is None else _tiled(run, img, tile, overlap)
-    return back(out)
+    desc = f"denoise {_name('denoise', method)}"
+    t = _tile_size(tile, img.shape)
+    if t is None:
+        return back(_tiled(run, img, max(*img.shape[:2], 8), 0, progress=progress, desc=desc))
+    return back(_tiled(run, img, t, overlap, halo=TILE_HALO, pad_mode=None, progress=progress, desc=desc))
 
 
 def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma: float | str = "auto",
            channel_axis: int | None = None, edges: str = "mirror", tile: int | None = None,
-           overlap: int | None = None, **kw: Any):
+           overlap: int | None = None, progress: bool = False, **kw: Any):
     """Deconvolve ``image`` blurred by a known ``psf`` (with noise of level ``sigma``).
 
     Parameters
@@ -315,7 +374,9 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         2-D non-negative kernel (normalised to sum 1), or a spec such as ``"gaussian:1.6"``
         (:func:`aip.degrade.make_kernel`). Centre at ``(kh // 2, kw // 2)``.
     method : str or callable, optional
-        ``"pnp"`` by default, ``"wiener"``, ``"richardson_lucy"``, ``"tv"``, or ``f(image, psf, *, sigma, channel_axis)``.
+        ``"wiener"`` by default (a 12-megapixel colour photo in seconds), ``"richardson_lucy"``, ``"tv"``,
+        ``"pnp"`` (the best quality, about 2 minutes per colour megapixel), or
+        ``f(image, psf, *, sigma, channel_axis)``.
     sigma : float or "auto"
         Noise level on the image's scale, or ``"auto"`` (estimated on the blurred image).
     edges : {"mirror", "circular"}
@@ -327,7 +388,10 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         Deconvolve ``tile`` x ``tile`` pieces (bounded memory for large images), each with a halo of twice
         the kernel size cut from its neighbours (at the image's borders: mirrored, or wrapped for
         ``edges="circular"``), blended with linear ramps over ``overlap`` pixels (default: twice the
-        kernel size, at least 16, at most half the tile).
+        kernel size, at least 16, at most half the tile). Default: tiles of :data:`AUTO_TILE` when a side
+        is longer, else the whole image; ``tile=0``: always the whole image.
+    progress : bool
+        Show one bar (stderr) over the whole image.
 
     Example
     -------
@@ -349,25 +413,31 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
     sig = resolve_sigma(sigma, img, ax)
     check_choice(edges, "edges", ("mirror", "circular"))
     run = lambda x: fn(x, k, sigma=sig, channel_axis=ax, **kw)
-    if edges == "circular" and tile is None:
-        return back(run(img))
+    t = _tile_size(tile, img.shape)
+    desc = f"deblur {_name('deblur', method)}"
+    whole = max(*img.shape[:2], 8)
+    if edges == "circular" and t is None:
+        return back(_tiled(run, img, whole, 0, progress=progress, desc=desc))
     # each piece gets a halo of twice the kernel size: its neighbours inside the image, and at the image's
     # borders a mirrored (or, for circular data, wrapped) copy, on which the method's own boundary model acts
     halo = 2 * max(k.shape)
     mode = "symmetric" if edges == "mirror" else "wrap"
-    if tile is None:
-        h, w = img.shape[:2]
-        return back(_tiled(run, img, max(h, w, 8), 0, halo=halo, pad_mode=mode))
-    ov = min(max(16, halo), check_int(tile, "tile", low=8) // 2) if overlap is None else overlap
-    return back(_tiled(run, img, tile, ov, halo=halo, pad_mode=mode))
+    if t is None:
+        return back(_tiled(run, img, whole, 0, halo=halo, pad_mode=mode, progress=progress, desc=desc))
+    ov = min(max(16, halo), t // 2) if overlap is None else overlap
+    return back(_tiled(run, img, t, ov, halo=halo, pad_mode=mode, progress=progress, desc=desc))
 
 
 def upscale(image: Any, scale: int, method: str | Callable | None = None, *, channel_axis: int | None = None,
-            tile: int | None = None, overlap: int = 16, **kw: Any):
+            tile: int | None = None, overlap: int = 16, progress: bool = False, **kw: Any):
     """Super-resolve ``image`` by an integer ``scale`` (>= 2).
 
-    ``method``: ``"sparse"`` by default (coupled-dictionary sparse coding), ``"bicubic"``, ``"tv"``, or
-    ``f(image, scale, *, channel_axis)``. ``tile``/``overlap`` are on the low-resolution grid.
+    ``method``: ``"bicubic"`` by default (a 12-megapixel colour photo in seconds), ``"sparse"``
+    (coupled-dictionary sparse coding, +0.9-1.6 dB at about 2 minutes per colour megapixel of input),
+    ``"tv"``, or ``f(image, scale, *, channel_axis)``. ``tile``/``overlap`` are on the low-resolution grid;
+    each tile gets ``TILE_HALO // 2`` pixels of context from its neighbours. Default: tiles of
+    ``AUTO_TILE // scale`` (at least 64) when a side is longer, else the whole image; ``tile=0``: the whole
+    image. ``progress``: one bar over the whole image.
 
     Example
     -------
@@ -380,18 +450,25 @@ def upscale(image: Any, scale: int, method: str | Callable | None = None, *, cha
     s = check_int(scale, "scale", low=2)
     fn = get_method("upscale", method)
     run = lambda x: fn(x, s, channel_axis=ax, **kw)
-    out = run(img) if tile is None else _tiled(run, img, tile, overlap, scale=s)
-    return back(out)
+    desc = f"upscale {_name('upscale', method)}"
+    t = _tile_size(tile, img.shape, auto=max(64, AUTO_TILE // s))
+    if t is None:
+        return back(_tiled(run, img, max(*img.shape[:2], 8), 0, scale=s, progress=progress, desc=desc))
+    return back(_tiled(run, img, t, overlap, scale=s, halo=TILE_HALO // 2, pad_mode=None, progress=progress,
+                       desc=desc))
 
 
 def inpaint(image: Any, mask: Any, method: str | Callable | None = None, *, channel_axis: int | None = None,
-            tile: int | None = None, overlap: int = 16, **kw: Any):
+            tile: int | None = None, overlap: int = 16, progress: bool = False, **kw: Any):
     """Fill the pixels where ``mask`` is True (missing, as in scikit-image).
 
-    ``mask``: (H, W) boolean (or (H, W, C) equal in every channel). ``method``: ``"wnnm"`` by default
-    (annealed half-quadratic splitting with a WNNM group prior, about 40 s for a 256 x 256 image),
-    ``"pnp"`` (DCT plug-and-play, a few seconds), ``"tv"``, ``"lowrank"``, or
-    ``f(image, mask, *, channel_axis)``. The values of ``image`` under the mask are ignored by the methods.
+    ``mask``: (H, W) boolean (or (H, W, C) equal in every channel). ``method``: ``"harmonic"`` by default
+    (the Laplace equation with the observed pixels as boundary values: a 12-megapixel colour photo in
+    seconds), ``"wnnm"`` (the best quality: annealed half-quadratic splitting with a WNNM group prior,
+    about 40 s for a 256 x 256 image), ``"pnp"`` (DCT plug-and-play, a few seconds at 256 x 256), ``"tv"``,
+    ``"lowrank"``, or ``f(image, mask, *, channel_axis)``. The values of ``image`` under the mask are
+    ignored by the methods. ``tile``/``overlap``: as for :func:`denoise` (tiles with nothing missing are
+    returned as they are). ``progress``: one bar over the whole image.
 
     Example
     -------
@@ -406,5 +483,9 @@ def inpaint(image: Any, mask: Any, method: str | Callable | None = None, *, chan
     m = _mask2d(mask, img)
     fn = get_method("inpaint", method)
     run = lambda x, mm: fn(x, mm, channel_axis=ax, **kw)
-    out = run(img, m) if tile is None else _tiled(run, img, tile, overlap, extra=m)
-    return back(out)
+    desc = f"inpaint {_name('inpaint', method)}"
+    t = _tile_size(tile, img.shape)
+    if t is None:
+        return back(_tiled(run, img, max(*img.shape[:2], 8), 0, extra=m, progress=progress, desc=desc))
+    return back(_tiled(run, img, t, overlap, extra=m, halo=TILE_HALO, pad_mode=None, progress=progress,
+                       desc=desc, skip=lambda mm: not mm.any()))
