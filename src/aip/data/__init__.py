@@ -22,7 +22,7 @@ from aip.data.dataset import (
 )
 from aip.data.digits import synthetic_digits
 from aip.data.files import load_cifar_folder, load_idx_folder, load_image_folder, read_idx
-from aip.data.paired import Degraded, Paired, RandomBlur, Unpaired
+from aip.data.paired import Degraded, Paired, RandomBlur, Unpaired, make_degradation
 
 DATASETS = tuple(BUILTIN)
 METHODS = {"datasets": list(DATASETS), "loaders": ["mnist_idx", "cifar10", "image_folder"],
@@ -45,6 +45,7 @@ __all__ = [
                               "load_dataset",
                               "load_idx_folder",
                               "load_image_folder",
+                              "make_degradation",
                               "make_loader",
                               "make_sampler",
                               "read_idx",

@@ -38,7 +38,7 @@ import torch
 from aip._shared.validate import check_int, describe
 from aip.data.dataset import BatchDataset, ImageDataset
 
-__all__ = ["Degraded", "Paired", "RandomBlur", "Unpaired"]
+__all__ = ["Degraded", "Paired", "RandomBlur", "Unpaired", "make_degradation"]
 
 Source = torch.Tensor | ImageDataset | Sequence[Any] | str | os.PathLike
 
@@ -244,6 +244,11 @@ class Paired(_Cropped):
     def __len__(self) -> int:
         return len(self.targets)
 
+    @property
+    def channels(self) -> int:
+        """Channels of the targets ``x``."""
+        return self.targets.channels
+
     def batch(self, indices: Any, *, rng: torch.Generator | int | None = None,
               augment: bool = True) -> dict[str, Any]:
         idx = _as_indices(indices, len(self))
@@ -285,6 +290,11 @@ class Unpaired(_Cropped):
 
     def __len__(self) -> int:
         return len(self.a)
+
+    @property
+    def channels(self) -> int:
+        """Channels of the target domain ``x`` (``b``)."""
+        return self.b.channels
 
     def batch(self, indices: Any, *, rng: torch.Generator | int | None = None,
               augment: bool = True) -> dict[str, Any]:
@@ -345,6 +355,11 @@ class Degraded(_Cropped):
 
     def __len__(self) -> int:
         return len(self.clean)
+
+    @property
+    def channels(self) -> int:
+        """Channels of the clean images ``x``."""
+        return self.clean.channels
 
     def physics_for(self, rng: torch.Generator | None) -> Any:
         """The physics of one batch: the fixed one, or ``physics(rng)``."""
@@ -432,3 +447,64 @@ class RandomBlur:
 
     def __repr__(self) -> str:
         return f"RandomBlur({self.kind!r}, size={self.size}, width={self.width}, noise={self.noise!r})"
+
+
+def make_degradation(noise: Any = None, blur: str | None = None, *, noise_scale: float = 1.0,
+                     mode: str = "reflect") -> Any:
+    """The ``physics`` argument of :class:`Degraded` from spec strings (what ``aip train`` passes).
+
+    Parameters
+    ----------
+    noise : str, float or noise model, optional
+        A :func:`aip.degrade.make_noise` spec: ``gaussian:SIGMA``, ``gaussian:LOW-HIGH`` (a level per
+        image), ``poisson:PEAK``, ... Gaussian levels are divided by ``noise_scale`` (255 reads them on the
+        0-255 scale, as the CLI does).
+    blur : str, optional
+        ``gaussian:LOW-HIGH[:SIZE]`` (a Gaussian of random width per batch), ``random_motion[:SIZE]`` (a new
+        camera-shake kernel per batch), or any fixed :func:`aip.degrade.make_kernel` spec
+        (``gaussian:1.6``, ``motion:9:30``, ``box:5``, a PSF file).
+    noise_scale : float
+    mode : str
+        The blur's boundary mode.
+
+    Returns
+    -------
+    Physics or RandomBlur
+        A fixed :class:`~aip.degrade.Physics`, or a :class:`RandomBlur` (a callable ``rng -> Physics``).
+
+    Examples
+    --------
+    >>> make_degradation("gaussian:0-50", noise_scale=255).noise.sigma == (0.0, 50 / 255)
+    True
+    >>> make_degradation(None, "random_motion:11")
+    RandomBlur('motion', size=11, width=(0.5, 3.0), noise=None)
+    """
+    import math
+
+    from aip.degrade import Blur, Physics, make_kernel, make_noise
+
+    if not noise and not blur:
+        raise ValueError("noise/blur: expected at least one degradation (e.g. noise='gaussian:0-50'), got neither")
+    nm = make_noise(noise, scale=noise_scale) if noise else None
+    if not blur:
+        return Physics(None, nm)
+    if not isinstance(blur, str):
+        raise TypeError(f"blur: expected a spec string such as 'gaussian:0.5-2.5' or 'random_motion', got "
+                        f"{describe(blur)}")
+    name, _, rest = blur.partition(":")
+    args = [a for a in rest.split(":") if a] if rest else []
+    if name == "gaussian" and args and "-" in args[0].strip("-"):
+        lo_s, _, hi_s = args[0].partition("-")
+        try:
+            lo, hi = float(lo_s), float(hi_s)
+            size = int(args[1]) if len(args) > 1 else 2 * math.ceil(3 * hi) + 1
+        except ValueError:
+            raise ValueError(f"blur: could not read {blur!r}; expected gaussian:LOW-HIGH[:SIZE]") from None
+        return RandomBlur("gaussian", size=size, width=(lo, hi), noise=nm, mode=mode)
+    if name == "random_motion":
+        try:
+            size = int(args[0]) if args else 17
+        except ValueError:
+            raise ValueError(f"blur: could not read {blur!r}; expected random_motion[:SIZE]") from None
+        return RandomBlur("motion", size=size, noise=nm, mode=mode)
+    return Physics(Blur(make_kernel(blur), mode=mode), nm)

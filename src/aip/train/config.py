@@ -22,6 +22,12 @@ class TrainConfig:
     ``ema_warmup`` uses ``min(ema_decay, (1 + k) / (10 + k))`` at the k-th update.
     Intervals (``log_every``, ``sample_every``, ``checkpoint_every``, ``eval_every``) are in steps; 0 means
     only at the end. ``eval_every`` runs the task's evaluator (PSNR/SSIM on the held-out set for restoration).
+
+    Restoration runs started by :func:`aip.train.run.train_run` degrade ``data`` on the fly
+    (:class:`aip.data.Degraded`): ``noise`` is a noise spec on the 0-255 scale (``"gaussian:0-55"``: a level
+    per image), ``blur`` a blur spec (``"gaussian:0.5-2.5"``, ``"random_motion:15"``, ``"gaussian:1.6"``; see
+    :func:`aip.data.make_degradation`), ``crop`` the training crop size (0: whole images) and ``eval_images``
+    the number of held-out images scored at each evaluation. Generative runs ignore them.
     """
 
     model: str = ""
@@ -43,6 +49,10 @@ class TrainConfig:
     sample_every: int = 0
     checkpoint_every: int = 0
     eval_every: int = 0
+    crop: int = 0
+    noise: str = ""
+    blur: str = ""
+    eval_images: int = 64
     keep_checkpoints: int = 2
     num_samples: int = 64
     sample_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -76,6 +86,12 @@ class TrainConfig:
         for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
             check_int(getattr(self, name), name, low=0)
         check_int(self.keep_checkpoints, "keep_checkpoints", low=1)
+        check_int(self.crop, "crop", low=0)
+        check_int(self.eval_images, "eval_images", low=1)
+        for name in ("noise", "blur"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name}: expected a spec string (empty for none), got "
+                                f"{type(getattr(self, name)).__name__}")
         check_int(self.num_samples, "num_samples", low=1)
         if not isinstance(self.sample_kwargs, dict):
             raise TypeError(f"sample_kwargs: expected a dict, got {type(self.sample_kwargs).__name__}")

@@ -2,6 +2,10 @@
 
 A run directory holds ``config.json`` (``{"train": TrainConfig, "model": model config, "data": ...}``),
 ``log.jsonl``, ``samples/step_*.png`` and ``checkpoints/step_*`` (see :mod:`aip.train.checkpoint`).
+
+Generative models train on ``load_dataset(config.data)``. Restoration models train on the same images
+degraded afresh at every batch (:func:`restoration_data`: the config's ``noise``, ``blur`` and ``crop``) and
+are scored at ``eval_every`` steps on ``eval_images`` held-out images (the test split).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 import torch
 
 from aip._shared.files import atomic_write
-from aip.data.dataset import ImageDataset, load_dataset
-from aip.models.base import GenerativeModel
+from aip.data.dataset import BatchDataset, ImageDataset, load_dataset
+from aip.models.base import RestorationModel, Trainable
 from aip.train import distributed as D
 from aip.train.checkpoint import latest_checkpoint, load_checkpoint
 from aip.train.config import TrainConfig
@@ -28,11 +32,20 @@ _CHANNEL_FIELDS = ("in_channels", "channels", "image_channels")
 _SIZE_FIELDS = ("image_size", "resolution", "size")
 
 
-def data_defaults(config_class: type, dataset: ImageDataset, given: dict[str, Any]) -> dict[str, Any]:
-    """Model config values implied by the data (channels, image size, number of classes) not given."""
+def data_defaults(config_class: type, dataset: ImageDataset | BatchDataset,
+                  given: dict[str, Any]) -> dict[str, Any]:
+    """Model config values implied by the data (channels, image size, number of classes) not given.
+
+    A :class:`~aip.data.BatchDataset` (crops of images of any size) implies its channels only."""
     names = {f.name: f for f in dataclasses.fields(config_class)}
-    c, h, w = dataset.shape
     out: dict[str, Any] = {}
+    if isinstance(dataset, BatchDataset):
+        c = getattr(dataset, "channels", None)
+        for f in _CHANNEL_FIELDS:
+            if c is not None and f in names and f not in given:
+                out[f] = c
+        return out
+    c, h, w = dataset.shape
     for f in _CHANNEL_FIELDS:
         if f in names and f not in given:
             out[f] = c
@@ -47,9 +60,65 @@ def data_defaults(config_class: type, dataset: ImageDataset, given: dict[str, An
     return out
 
 
-def _data_info(ds: ImageDataset) -> dict[str, Any]:
+def _data_info(ds: ImageDataset | BatchDataset, config: TrainConfig) -> dict[str, Any]:
+    if isinstance(ds, BatchDataset):
+        return {"name": config.data, "kind": type(ds).__name__, "channels": getattr(ds, "channels", None),
+                "n_train": len(ds), "crop": config.crop, "noise": config.noise, "blur": config.blur}
     return {"name": ds.name, "shape": list(ds.shape), "num_classes": ds.num_classes, "classes": ds.classes,
             "n_train": len(ds)}
+
+
+def restoration_data(config: TrainConfig, split: str = "train") -> BatchDataset | None:
+    """The :class:`~aip.data.Degraded` data of a restoration run: ``config.data`` degraded on the fly.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        ``data``: a built-in dataset (its ``train`` / ``test`` split) or a folder of images (its ``train``
+        / ``test`` sub-folders if it has them, else the folder itself for training and no held-out set);
+        ``noise`` and ``blur``: :func:`aip.data.make_degradation` specs, noise on the 0-255 scale; ``crop``:
+        the random crop size (0: whole images); ``eval_images``: how many held-out images.
+    split : {"train", "test"}
+        ``"test"`` gives the held-out set (its first ``eval_images`` images), None if there is none.
+
+    Returns
+    -------
+    Degraded or None
+
+    Example
+    -------
+    >>> cfg = TrainConfig(data="digits8", steps=1, noise="gaussian:0-50", crop=6)
+    >>> restoration_data(cfg, "train").batch([0, 1], rng=0)["y"].shape
+    torch.Size([2, 1, 6, 6])
+    """
+    from aip._shared.validate import check_choice
+    from aip.data.builtin import BUILTIN
+    from aip.data.paired import Degraded, make_degradation
+
+    check_choice(split, "split", ("train", "test"))
+    physics = make_degradation(config.noise or None, config.blur or None, noise_scale=255.0)
+    crop = config.crop or None
+    source: Any
+    if config.data in BUILTIN:
+        images = load_dataset(config.data, split).images
+        source = images if split == "train" else images[:config.eval_images]
+    else:
+        from aip.io import IMAGE_SUFFIXES, read_image
+
+        root = Path(config.data)
+        if not root.is_dir():
+            raise ValueError(f"data: expected a built-in dataset ({', '.join(BUILTIN)}) or a folder of images, "
+                             f"got {config.data!r}")
+        folder = root / split if (root / split).is_dir() else (root if split == "train" else None)
+        if folder is None:
+            return None
+        if split == "train":
+            source = folder
+        else:
+            suffixes = {s.lower() for s in IMAGE_SUFFIXES}
+            files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+            source = [read_image(p) for p in files[:config.eval_images]]
+    return Degraded(source, physics, crop=crop)
 
 
 def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
@@ -98,7 +167,11 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
             raise FileExistsError(f"{run}: holds a run already; pass --resume to continue it or choose another --out")
     config.model = name
     cls = get_model_class(name)
-    dataset = load_dataset(config.data, "train")
+    if issubclass(cls, RestorationModel):
+        dataset: ImageDataset | BatchDataset = restoration_data(config, "train")
+        eval_data = restoration_data(config, "test")
+    else:
+        dataset, eval_data = load_dataset(config.data, "train"), None
     device = D.local_device(torch.device(config.device) if config.device != "auto" else
                             torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     D.init_distributed(device)
@@ -106,10 +179,10 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
     make_config(cls.config_class, values, what=name)  # validate before any file is written
     seed_everything(config.seed)
     net = build_model(name, values)
-    trainer = Trainer(net, dataset, config, run, progress=progress)
+    trainer = Trainer(net, dataset, config, run, eval_data=eval_data, progress=progress)
     if D.is_main():
         run.mkdir(parents=True, exist_ok=True)
-        meta = {"train": config.to_dict(), "model": net.config_dict(), "data": _data_info(dataset)}
+        meta = {"train": config.to_dict(), "model": net.config_dict(), "data": _data_info(dataset, config)}
         atomic_write(run / "config.json", json.dumps(meta, indent=2, default=list).encode(), force=True)
     if resume:
         trainer.load()
@@ -118,7 +191,7 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
 
 
 def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torch.device | None = None
-             ) -> tuple[GenerativeModel, dict[str, Any]]:
+             ) -> tuple[Trainable, dict[str, Any]]:
     """The trained model of a run (EMA weights by default, in eval mode) and the run's ``config.json``."""
     run = Path(run_dir)
     cfg_path = run / "config.json"
