@@ -157,3 +157,26 @@ def test_wrong_data_for_the_kind_is_a_clear_error():
                 progress=False).train()
     with pytest.raises(ValueError, match="eval_every"):
         _cfg(eval_every=-1).validate()
+
+
+def test_training_loss_of_both_kinds_from_a_batch_dict():
+    # generative: training_loss({"x", "label"}) is forward(x, label) (same draws under the same seed)
+    seed_everything(0)
+    ae = TinyAE(TinyConfig(num_classes=4))
+    x, y = tiny_dataset().batch(torch.arange(8))
+    torch.manual_seed(5)
+    a = ae(x, y, phase="main")["loss"]
+    torch.manual_seed(5)
+    b = ae.training_loss({"x": x, "label": y})["loss"]
+    assert torch.equal(a, b) and ae.task == "generative"
+    # restoration: the default loss is the MSE (or L1) of restore(y, sigma) against x
+    net = TinyRestorer(TinyRestorerConfig())
+    batch = _train_data().batch(torch.arange(4), rng=0)
+    out = net.restore(batch["y"], sigma=batch["sigma"])
+    assert torch.equal(out, batch["y"])  # zero-initialised last layer
+    assert float(net(batch)["loss"].detach()) == pytest.approx(float((batch["y"] - batch["x"]).square().mean()), rel=1e-6)
+    l1 = TinyRestorer(TinyRestorerConfig(loss="l1"))
+    assert float(l1.training_loss(batch)["loss"].detach()) == pytest.approx(float((batch["y"] - batch["x"]).abs().mean()),
+                                                                   rel=1e-6)
+    with pytest.raises(ValueError, match="expected an output shaped like x"):
+        net.training_loss({**batch, "x": batch["x"][:, :, :4]})
