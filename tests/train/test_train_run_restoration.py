@@ -77,3 +77,26 @@ def test_train_run_resume_equals_uninterrupted(photo_folder, tmp_path):
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
     assert np.isclose(full.evaluations[-1]["psnr"], resumed.evaluations[-1]["psnr"], rtol=0, atol=0)
+
+
+def test_aip_train_cli_trains_a_restorer_with_noise_and_crop_flags(photo_folder, tmp_path, capsys):
+    from aip.cli.main import main
+
+    out = tmp_path / "cli"
+    code = main(["train", "tiny_test_restorer", "--data", str(photo_folder), "--out", str(out), "--steps", "20",
+                 "--batch-size", "8", "--lr", "1e-2", "--noise", "gaussian:10-40", "--crop", "12",
+                 "--eval-every", "10", "--eval-images", "4", "--quiet", "--json"])
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["model"] == "tiny_test_restorer" and res["step"] == 20 and np.isfinite(res["loss"])
+    cfg = json.loads((out / "config.json").read_text())["train"]
+    assert (cfg["noise"], cfg["crop"], cfg["eval_every"], cfg["eval_images"]) == ("gaussian:10-40", 12, 10, 4)
+    evals = [json.loads(s) for s in (out / "log.jsonl").read_text().splitlines() if "eval/psnr" in s]
+    assert [e["step"] for e in evals] == [10, 20] and evals[-1]["eval/n"] == 4
+    assert evals[-1]["eval/psnr"] > evals[-1]["eval/psnr_input"]
+    # a bad spec is a one-line error before anything is written
+    bad = tmp_path / "bad"
+    assert main(["train", "tiny_test_restorer", "--data", str(photo_folder), "--out", str(bad), "--steps", "2",
+                 "--noise", "gaussian:x-y", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("aip: error: noise:") and not bad.exists()
