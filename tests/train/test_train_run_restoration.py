@@ -100,3 +100,22 @@ def test_aip_train_cli_trains_a_restorer_with_noise_and_crop_flags(photo_folder,
                  "--noise", "gaussian:x-y", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("aip: error: noise:") and not bad.exists()
+
+
+def test_evaluate_restoration_run_matches_the_logged_evaluation(photo_folder, tmp_path):
+    from aip.train.run import evaluate_restoration_run
+
+    tr = train_run("tiny_test_restorer", tmp_path / "r", config=_cfg(photo_folder, steps=6, eval_every=3),
+                   progress=False)
+    res = evaluate_restoration_run(tmp_path / "r")
+    assert res["step"] == 6 and res["n"] == 4
+    assert res["psnr"] == pytest.approx(tr.evaluations[-1]["psnr"], abs=1e-6)
+    assert res["ssim"] == pytest.approx(tr.evaluations[-1]["ssim"], abs=1e-6)
+    with pytest.raises(TypeError, match="sample: expected a generative model"):
+        tr.sample(2)
+    from tiny_models import TinyAE, TinyConfig  # noqa: F401  (a generative run is refused)
+
+    train_run("tiny_test_ae", tmp_path / "g", config=TrainConfig(data="digits8", steps=2, batch_size=16),
+              progress=False)
+    with pytest.raises(TypeError, match="expected a restoration run"):
+        evaluate_restoration_run(tmp_path / "g")

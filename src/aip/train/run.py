@@ -213,3 +213,30 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
     meta["step"] = int(st["step"])
     meta["checkpoint"] = str(ckpt)
     return net.to(dev).eval(), meta
+
+
+def evaluate_restoration_run(run_dir: str | os.PathLike, *, seed: int | None = None,
+                             device: str | torch.device | None = None) -> dict[str, Any]:
+    """PSNR/SSIM of a restoration run's EMA model on its held-out set (what the trainer logs at ``eval_every``).
+
+    The held-out set is :func:`restoration_data` of the run's saved config (``"test"`` split); ``seed``
+    defaults to the run's, so the figures equal the last ``eval/*`` lines of its ``log.jsonl``.
+
+    Example
+    -------
+    >>> evaluate_restoration_run("runs/dncnn")  # doctest: +SKIP
+    {'run': 'runs/dncnn', 'model': 'dncnn', 'step': 20000, 'psnr': 30.1, 'ssim': 0.86, 'n': 64, ...}
+    """
+    from aip.train.evaluate import restoration_metrics
+
+    model, meta = load_run(run_dir, device=device)
+    if not isinstance(model, RestorationModel):
+        raise TypeError(f"run_dir: expected a restoration run, got a {meta['model']['model']!r} "
+                         f"({getattr(model, 'task', '') or type(model).__name__}) run")
+    config = TrainConfig.from_dict(meta["train"])
+    held = restoration_data(config, "test")
+    if held is None:
+        raise ValueError(f"data: expected a held-out set for {config.data!r} (a built-in dataset or a folder with "
+                         f"a test/ sub-folder), got none")
+    res = restoration_metrics(model, held, seed=config.seed if seed is None else seed)
+    return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"], **res}

@@ -317,6 +317,9 @@ class Trainer:
     def sample(self, n: int, *, y: torch.Tensor | None = None, seed: int | None = None,
                **kwargs: Any) -> torch.Tensor:
         """``n`` samples from the EMA model with a fixed generator, leaving the global RNG untouched."""
+        if not self.generative:
+            raise TypeError(f"sample: expected a generative model, got a {type(self.module).__name__} (a "
+                            f"{self.module.task or 'non-generative'} model: see evaluate() and save_samples())")
         seed = self.config.seed if seed is None else seed
         return sample_model(self.sampling_model, n, y=y, seed=seed, device=self.device,
                             **{**self.config.sample_kwargs, **kwargs})
