@@ -61,6 +61,15 @@ def test_job_bar_spans_parts_and_inner_loops(bars):
     assert bar.n == pytest.approx(4.0) and job.done == pytest.approx(4.0)
 
 
+def test_part_over_several_loops(bars):
+    """A part of 6 over 3 loops (a sampler run batch by batch): 2 units per loop, whatever its length."""
+    with P.job(6, True, "sampling") as job, job.part(6, loops=3):
+        for n in (2, 4, 1):
+            list(P.progress(range(n), True, "steps"))
+        list(P.progress(range(3), True, "a fourth"))           # beyond the share: nothing
+    assert bars[0].updates == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0] and bars[0].n == pytest.approx(6)
+
+
 def test_disabled_job_silences_its_loops_and_nested_job_reports_outside(bars):
     with P.job(2, False, "quiet") as job, job.part(2):
         list(P.progress(range(3), True, "would show"))

@@ -48,10 +48,12 @@ def progress(seq: Iterable, enabled: bool, desc: str) -> Iterable:
 
 
 class _Share:
-    """The part of a job now running: ``size`` units of its bar, spread over its first loop's items."""
+    """The part of a job now running: ``size`` units of its bar, spread over the items of its first
+    ``loops`` loops (``size / loops`` each)."""
 
-    def __init__(self, job: Job, size: float) -> None:
+    def __init__(self, job: Job, size: float, loops: int = 1) -> None:
         self.job, self.size, self.given, self.busy = job, float(size), 0.0, False
+        self.per_loop = self.size / max(1, int(loops))
 
     def iterate(self, seq: Iterable) -> Iterable:
         if self.busy or self.given >= self.size:
@@ -61,7 +63,7 @@ class _Share:
     def _walk(self, seq: Iterable) -> Iterator:
         items = seq if hasattr(seq, "__len__") else list(seq)
         n = len(items)  # type: ignore[arg-type]
-        step = (self.size - self.given) / n if n else 0.0
+        step = min(self.per_loop, self.size - self.given) / n if n else 0.0
         self.busy = True
         try:
             for item in items:
@@ -90,10 +92,11 @@ class Job:
             self.bar.update(amount)
 
     @contextmanager
-    def part(self, size: float) -> Iterator[None]:
-        """Run one part of ``size`` units: its first :func:`progress` loop reports into this bar, and the
+    def part(self, size: float, loops: int = 1) -> Iterator[None]:
+        """Run one part of ``size`` units: its first ``loops`` :func:`progress` loops (one after the other,
+        such as a sampler's over several batches) report into this bar, ``size / loops`` each, and the
         part counts in full when it ends (when it raises, the bar is left where it is)."""
-        share = _Share(self, size)
+        share = _Share(self, size, loops)
         token = _SHARE.set(share)
         try:
             yield
@@ -126,5 +129,5 @@ def job(total: float, enabled: bool, desc: str, *, unit: str = "it") -> Iterator
 
 
 @contextmanager
-def _nested_part(size: float) -> Iterator[None]:
+def _nested_part(size: float, loops: int = 1) -> Iterator[None]:
     yield

@@ -82,17 +82,30 @@ def nll_metrics(model: GenerativeModel, data: ImageDataset, *, batch_size: int =
 def evaluate_model(model: GenerativeModel, dataset: str | os.PathLike, *, n: int = 1000, seed: int = 0,
                    feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    sample_kwargs: dict[str, Any] | None = None, nll_n: int | None = None,
-                   batch_size: int = 500) -> dict[str, Any]:
+                   batch_size: int = 500, progress: bool = False) -> dict[str, Any]:
     """Evaluate ``model`` on the data it was trained on.
 
     Draws ``n`` samples (balanced labels if conditional), computes FID against ``n`` test images with the
     shipped LeNet of a built-in dataset (or ``feature_fn``, e.g. a user's network for their data), the floor
     (``n`` train vs ``n`` test), the classifier score and, for conditional models, the class accuracy of the
     samples; ``model.nll`` on ``nll_n`` (default ``min(n, 500)``) test images if the model defines it.
+    ``progress`` shows one bar (stderr) over the whole evaluation: sampling (the samplers' steps, batch by
+    batch), features, NLL.
     """
+    from aip._shared.progress import job
+
+    nll_n = nll_n or min(n, 500)
+    with job(2 * n + (nll_n if getattr(model, "nll", None) is not None else 0), progress, "evaluate",
+             unit="img") as bar:
+        return _evaluate_model(model, dataset, n=n, seed=seed, feature_fn=feature_fn, sample_kwargs=sample_kwargs,
+                               nll_n=nll_n, batch_size=batch_size, bar=bar)
+
+
+def _evaluate_model(model, dataset, *, n, seed, feature_fn, sample_kwargs, nll_n, batch_size, bar):
     from aip.models.lenet import load_lenet, shipped_lenets
     from aip.train.trainer import balanced_labels, sample_model
 
+    share = n        # the bar's parts are sized by the n asked for (the datasets may cut it)
     name = os.fspath(dataset)
     test, train = load_dataset(name, "test"), load_dataset(name, "train")
     n = min(n, len(test), len(train))
@@ -109,29 +122,33 @@ def evaluate_model(model: GenerativeModel, dataset: str | os.PathLike, *, n: int
     else:
         result["features"] = getattr(feature_fn, "__name__", type(feature_fn).__name__)
     labels = balanced_labels(n, test.num_classes) if model.conditional else None
-    samples = sample_model(model, n, y=labels, seed=seed, batch_size=batch_size, **(sample_kwargs or {}))
-    result.update(sample_metrics(samples, real_test=real_test.images, real_train=real_train.images,
-                                 feature_fn=feature_fn, classifier=classifier,
-                                 labels=labels if classifier is not None else None, batch_size=batch_size))
-    if classifier is not None:
-        with torch.no_grad():
-            p = torch.softmax(torch.cat([classifier(real_test.images[i:i + batch_size]).double()
-                                         for i in range(0, n, batch_size)]), 1).numpy()
-        result["classifier_score_real"] = classifier_score(p)
-    nll = nll_metrics(model, _subset(test, min(nll_n or min(n, 500), len(test)), seed + 3))
+    with bar.part(share, loops=-(-n // batch_size) if batch_size > 0 else 1):      # a sampler loop per batch
+        samples = sample_model(model, n, y=labels, seed=seed, batch_size=batch_size, **(sample_kwargs or {}))
+    with bar.part(share):
+        result.update(sample_metrics(samples, real_test=real_test.images, real_train=real_train.images,
+                                     feature_fn=feature_fn, classifier=classifier,
+                                     labels=labels if classifier is not None else None, batch_size=batch_size))
+        if classifier is not None:
+            with torch.no_grad():
+                p = torch.softmax(torch.cat([classifier(real_test.images[i:i + batch_size]).double()
+                                             for i in range(0, n, batch_size)]), 1).numpy()
+            result["classifier_score_real"] = classifier_score(p)
+    with bar.part(nll_n):
+        nll = nll_metrics(model, _subset(test, min(nll_n, len(test)), seed + 3))
     if nll is not None:
         result.update(nll)
     return result
 
 
 def evaluate_run(run_dir: str | os.PathLike, *, n: int = 1000, seed: int = 0,
-                 sample_kwargs: dict[str, Any] | None = None, device: str | None = None) -> dict[str, Any]:
-    """:func:`evaluate_model` on a run directory's EMA model and training data."""
+                 sample_kwargs: dict[str, Any] | None = None, device: str | None = None,
+                 progress: bool = False) -> dict[str, Any]:
+    """:func:`evaluate_model` on a run directory's EMA model and training data (``progress``: one bar)."""
     from aip.train.run import load_run
 
     model, meta = load_run(run_dir, device=device)
     kw = {**meta["train"].get("sample_kwargs", {}), **(sample_kwargs or {})}
-    res = evaluate_model(model, meta["train"]["data"], n=n, seed=seed, sample_kwargs=kw)
+    res = evaluate_model(model, meta["train"]["data"], n=n, seed=seed, sample_kwargs=kw, progress=progress)
     return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"], **res}
 
 
