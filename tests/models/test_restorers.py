@@ -100,3 +100,73 @@ def test_tiling_equals_the_whole_image(name, scale):
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="overlap"):
         apply_tiled(lambda t: t, x, tile=16, overlap=8)
+
+
+def _train(model, batch, steps=60, lr=3e-3):
+    opt = torch.optim.Adam([p for ph in model.phases() for p in model.phase_parameters(ph)], lr=lr)
+    first = None
+    for _ in range(steps):
+        for ph in model.phases():
+            opt.zero_grad()
+            out = model(batch, ph)
+            out["loss"].backward()
+            opt.step()
+        if first is None:
+            first = out
+    return first, out
+
+
+def test_srgan_two_phases_and_srresnet_loss_falls():
+    from aip.models.srgan import SRGAN, SRGANConfig, SRResNet, SRResNetConfig
+
+    torch.manual_seed(0)
+    batch = _batch("srcnn")
+    net = SRResNet(SRResNetConfig(scale=2, n_blocks=2, features=16))
+    first, last = _train(net, batch)
+    assert float(last["loss"]) < 0.9 * float(first["loss"])  # it starts from bicubic (zero last layer)
+    gan = SRGAN(SRGANConfig(scale=2, n_blocks=2, features=16, d_features=8))
+    assert gan.phases() == ["d", "g"]
+    d_params = set(map(id, gan.phase_parameters("d")))
+    assert d_params.isdisjoint(map(id, gan.phase_parameters("g")))
+    first, last = _train(gan, batch, steps=40)
+    assert {"mse", "feature", "adv"} <= set(last) and float(last["mse"]) < float(first["mse"])
+    assert gan.restore(batch["y"]).shape == batch["x"].shape
+
+
+def test_multiscale_deblur_is_blind_and_learns():
+    from aip.models.deblur import MultiScaleDeblur, MultiScaleDeblurConfig
+
+    torch.manual_seed(0)
+    x = _smooth(8, 1, 24)
+    y = Blur(gaussian(1.5), "symmetric").A(x)
+    model = MultiScaleDeblur(MultiScaleDeblurConfig(n_blocks=1, features=8, kernel=3))
+    outs = model.pyramid(y)
+    assert [o.shape[-1] for o in outs] == [6, 12, 24]
+    _, last = _train(model, {"x": x, "y": y}, steps=80)
+    assert float(last["mse"]) < 0.7 * float((y - x).square().mean())
+
+
+def test_context_encoder_keeps_known_pixels_and_learns_holes():
+    from aip.models.inpaint import ContextEncoder, ContextEncoderConfig, hole_masks
+
+    m = hole_masks(2, (16, 16), 0.25)
+    assert float(m.mean()) == 0.25 and bool(m[:, :, 6:10, 6:10].all())
+    torch.manual_seed(0)
+    model = ContextEncoder(ContextEncoderConfig(features=8, depth=2, dilated=1))
+    assert model.phases() == ["d", "g"]
+    x = _smooth(8, 1, 16)
+    first, last = _train(model, {"x": x}, steps=60)
+    assert float(last["hole_mse"]) < 0.5 * float(first["hole_mse"])
+    y = x * (1 - m[:1])
+    out = model.restore(y[:1], mask=m[0, 0].bool())
+    torch.testing.assert_close(out[m[:1] == 0], x[:1][m[:1] == 0])  # known pixels exactly
+    with torch.no_grad(), pytest.raises(ValueError, match="mask"):
+        model.restore(y)
+
+
+def test_ffdnet_residual_option():
+    model = FFDNet(FFDNetConfig(depth=3, features=8, residual=True))
+    torch.nn.init.zeros_(model.body[-1].weight)
+    torch.nn.init.zeros_(model.body[-1].bias)
+    y = torch.rand(2, 1, 9, 10)
+    torch.testing.assert_close(model.restore(y, sigma=0.1), y)
