@@ -303,3 +303,24 @@ def test_random_blur_gaussian_width_within_range():
         RandomBlur(width=(2.0, 1.0))
     with pytest.raises(ValueError, match="kind"):
         RandomBlur("disk")
+
+
+def test_folder_images_held_as_uint8_give_the_same_crops(tmp_path):
+    from aip.io import read_image, write_image
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        write_image(tmp_path / f"p{i}.png", rng.integers(0, 256, (20, 24, 3)).astype(np.uint8))
+    ds = Degraded(tmp_path, ScaleStandIn(1.0), crop=8)
+    assert all(t.dtype == torch.uint8 for t in ds.clean.items)  # a quarter of float32's memory
+    ref = Degraded([read_image(p) for p in sorted(tmp_path.glob("*.png"))], ScaleStandIn(1.0), crop=8)
+    assert all(t.dtype == torch.float32 for t in ref.clean.items)
+    a, b = ds.batch([0, 1, 2], rng=4), ref.batch([0, 1, 2], rng=4)
+    assert a["x"].dtype == torch.float32 and torch.equal(a["x"], b["x"])
+    # files with finer values (float NPY here; 16-bit PNG/TIFF alike) keep them
+    (tmp_path / "deep").mkdir()
+    np.save(tmp_path / "deep" / "d.npy", rng.random((20, 24)).astype(np.float32))
+    deep = Degraded(tmp_path / "deep", ScaleStandIn(1.0), crop=8, flips=False)
+    assert deep.clean.items[0].dtype == torch.float32
+    want = torch.from_numpy(read_image(tmp_path / "deep" / "d.npy")[6:14, 8:16])
+    assert torch.equal(deep.batch([0], augment=False)["x"][0, 0], want)

@@ -17,7 +17,7 @@ with the batches it would have seen.
 
 A source is a float tensor (N, C, H, W), an :class:`~aip.data.dataset.ImageDataset`, a list of images
 (numpy (H, W[, C]) or tensors (C, H, W), sizes may differ when ``crop`` is set) or a folder of image files
-(read in sorted order).
+(read in sorted order; 8-bit files are held as uint8, a quarter of the memory, and crops converted exactly).
 
 References
 ----------
@@ -59,9 +59,9 @@ def _to_chw(img: Any, name: str) -> torch.Tensor:
     from aip._shared.validate import as_image
 
     if isinstance(img, torch.Tensor):
-        if img.ndim != 3 or not img.is_floating_point():
-            raise ValueError(f"{name}: expected float (C, H, W) tensors, got {describe(img)}")
-        return img.detach().to(torch.float32).cpu()
+        if img.ndim != 3 or not (img.is_floating_point() or img.dtype == torch.uint8):
+            raise ValueError(f"{name}: expected float or uint8 (C, H, W) tensors, got {describe(img)}")
+        return img.detach().cpu() if img.dtype == torch.uint8 else img.detach().to(torch.float32).cpu()
     a = as_image(img, name)
     t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
@@ -78,7 +78,7 @@ class _Images:
             from aip.io import read_image
 
             self.files = _image_files(Path(source), name)
-            source = [read_image(p) for p in self.files]
+            source = [_compact(_to_chw(read_image(p), f"{name} {p.name}")) for p in self.files]
         if isinstance(source, torch.Tensor):
             if source.ndim != 4 or not source.is_floating_point():
                 raise ValueError(f"{name}: expected a float (N, C, H, W) tensor, got {describe(source)}")
@@ -100,6 +100,15 @@ class _Images:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def _compact(t: torch.Tensor) -> torch.Tensor:
+    """8-bit images (every value k / 255) held as uint8: a quarter of the memory for large photos; crops are
+    converted back exactly (``k / 255`` in float32, what the float image held)."""
+    q = torch.round(t * 255.0)
+    if torch.equal(q / 255.0, t) and bool(((q >= 0) & (q <= 255)).all()):
+        return q.to(torch.uint8)
+    return t
 
 
 def _crop_size(crop: int | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -165,6 +174,8 @@ def _cut(img: torch.Tensor, top: int, left: int, size: tuple[int, int] | None, h
          vflip: bool) -> torch.Tensor:
     if size is not None:
         img = img[:, top:top + size[0], left:left + size[1]]
+    if img.dtype == torch.uint8:
+        img = img.to(torch.float32) / 255.0
     if hflip:
         img = img.flip(-1)
     if vflip:
