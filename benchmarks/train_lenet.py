@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from aip.data import load_dataset
-from aip.models.lenet import WEIGHTS_DIR, LeNet, LeNetConfig
+from aip.io.assets import weights_dir
+from aip.models.lenet import LeNet, LeNetConfig
 
 EPOCHS = {"digits": 3, "digits8": 60, "faces": 150, "patches": 8}
 
@@ -57,7 +58,7 @@ def train(name: str, epochs: int, seed: int = 0) -> dict:
     train_acc = (net.predict(tr.images) == tr.labels).float().mean().item()
     info = {"dataset": name, "epochs": epochs, "test_accuracy": acc, "train_accuracy": train_acc,
             "n_train": len(tr), "n_test": len(te), "seconds": time.time() - t0}
-    net.save(WEIGHTS_DIR / f"lenet_{name}", extra=info)
+    net.save(weights_dir() / f"lenet_{name}", extra=info, force=True)
     return info
 
 
@@ -66,7 +67,6 @@ def main() -> None:
     ap.add_argument("datasets", nargs="*", default=list(EPOCHS))
     ap.add_argument("--epochs", type=int, default=None)
     args = ap.parse_args()
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:
         print(train(name, args.epochs or EPOCHS[name]))
 

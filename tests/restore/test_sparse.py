@@ -132,8 +132,10 @@ def test_ksvd_denoise_bad_inputs():
 # ---------------------------------------------------------------- sparse super-resolution
 
 def test_shipped_sr_dictionaries_are_small():
-    path = sparse._WEIGHTS_DIR / sparse._SR_FILE
-    assert path.exists() and path.stat().st_size < 400_000
+    from aip.io.assets import asset_path
+
+    path = asset_path("sparse_sr")
+    assert path.exists() and path.stat().st_size < 400_000 and path.with_suffix(".json").is_file()
     for s in (2, 3):
         d = sparse._load_sr_dictionary(s)
         assert d["dict_low"].shape[1] == d["dict_high"].shape[1]

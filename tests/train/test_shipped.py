@@ -73,9 +73,9 @@ def test_grids_written(tmp_path):
 
 
 def test_shipped_files_are_small_and_record_their_evaluation():
-    from aip.train.shipped import WEIGHTS_DIR
+    from aip.io.assets import weights_dir
 
-    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("gen_*"))
+    total = sum(p.stat().st_size for p in weights_dir().glob("gen_*"))
     assert total < 4 * 2**20  # a few MB in the package
     for name in SHIPPED:
         meta = shipped_meta(name)

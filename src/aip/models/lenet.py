@@ -3,8 +3,8 @@
 Two 5x5 convolutions (20 and 50 channels) with ReLU and 2x2 max pooling, an adaptive average pool to
 4x4 (so one network fits 8x8 to 32x32 inputs), a 128-unit fully connected layer and the class logits.
 The FID features are the 128 pre-activation values of that layer. One classifier per built-in dataset
-is trained by ``benchmarks/train_lenet.py`` and shipped in ``aip/data/weights/lenet_<dataset>``
-(.safetensors + .json), so FID-LeNet needs no network.
+is trained by ``benchmarks/train_lenet.py`` and shipped as the asset ``lenet_<dataset>``
+(:mod:`aip.io.assets`: .safetensors + .json), so FID-LeNet needs no network.
 
 References
 ----------
@@ -14,14 +14,15 @@ LeCun, Bottou, Bengio, Haffner, "Gradient-based learning applied to document rec
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
+from aip.io.assets import ASSET_COMMANDS, list_assets, load_asset, save_asset
+
+_PREFIX = "lenet_"
 
 
 @dataclasses.dataclass
@@ -63,41 +64,39 @@ class LeNet(nn.Module):
         self.eval()
         return torch.cat([self(x[i:i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
 
-    def save(self, stem: str | Path, *, extra: dict | None = None) -> None:
-        """Write ``stem.safetensors`` (weights) and ``stem.json`` (config and ``extra``), atomically."""
-        from safetensors.torch import save
-
-        from aip._shared.files import atomic_write
-
+    def save(self, stem: str | Path, *, extra: dict | None = None, force: bool = True) -> Path:
+        """Write ``stem.safetensors`` (float32 weights) and ``stem.json`` (config and ``extra``) through
+        :func:`aip.io.assets.save_asset` (atomic; ``force`` replaces existing files)."""
         stem = Path(stem)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        atomic_write(stem.with_suffix(".safetensors"), save(state), force=True)
         meta = {"config": dataclasses.asdict(self.config), **(extra or {})}
-        atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=2).encode(), force=True)
+        return save_asset(stem.name, self.state_dict(), meta, root=stem.parent, force=force)
 
     @classmethod
     def load(cls, stem: str | Path) -> LeNet:
-        from safetensors.torch import load_file
-
+        """The classifier saved by :meth:`save` at ``stem`` (eval mode; its JSON record as ``.meta``)."""
         stem = Path(stem)
-        if not stem.with_suffix(".safetensors").is_file():
-            raise FileNotFoundError(f"{stem.with_suffix('.safetensors')}: no LeNet weights")
-        meta = json.loads(stem.with_suffix(".json").read_text())
+        tensors, meta = load_asset(stem.name, root=stem.parent)
         net = cls(LeNetConfig(**meta["config"]))
-        net.load_state_dict(load_file(str(stem.with_suffix(".safetensors"))))
+        net.load_state_dict(tensors)
         net.meta = meta
         return net.eval()
 
 
 def shipped_lenets() -> list[str]:
     """Names of the datasets with a shipped classifier."""
-    return sorted(p.stem[len("lenet_"):] for p in WEIGHTS_DIR.glob("lenet_*.safetensors"))
+    return [a[len(_PREFIX):] for a in list_assets(_PREFIX)]
 
 
 def load_lenet(dataset: str) -> LeNet:
-    """The shipped classifier trained on the built-in ``dataset`` (``digits``, ``digits8``, ...)."""
-    stem = WEIGHTS_DIR / f"lenet_{dataset}"
-    if not stem.with_suffix(".safetensors").is_file():
+    """The shipped classifier trained on the built-in ``dataset`` (``digits``, ``digits8``, ...).
+
+    ValueError for a dataset without one; :class:`~aip.io.assets.MissingAssetError` naming the command that
+    retrains it when a known one's files are gone.
+    """
+    from aip.io.assets import weights_dir
+
+    asset = f"{_PREFIX}{dataset}"
+    if dataset not in shipped_lenets() and asset not in ASSET_COMMANDS:
         have = ", ".join(shipped_lenets()) or "none"
         raise ValueError(f"dataset: expected one with a shipped LeNet ({have}), got {dataset!r}")
-    return LeNet.load(stem)
+    return LeNet.load(weights_dir() / asset)

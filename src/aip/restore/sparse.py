@@ -421,8 +421,7 @@ def denoise_ksvd(image: Any, sigma: float, *, patch_size: int = 8, n_atoms: int 
 #: coffee, chelsea).
 SR_TRAINING_IMAGES = ("brick", "grass", "gravel", "rocket", "moon", "page", "text", "hubble_deep_field")
 
-_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
-_SR_FILE = "sparse_sr.safetensors"
+_SR_ASSET = "sparse_sr"   # aip.io.assets: sparse_sr.safetensors (keys "x{scale}.{array}") + sparse_sr.json
 _SR_CACHE: dict = {}
 
 
@@ -555,33 +554,40 @@ def train_sr_dictionary(scale: int, *, images: Any = None, n_atoms: int = 512, n
 def _load_sr_dictionary(scale: int) -> dict:
     if scale in _SR_CACHE:
         return _SR_CACHE[scale]
-    path = _WEIGHTS_DIR / _SR_FILE
-    d = None
-    if path.exists():
-        from safetensors.numpy import load_file
+    from aip.io.assets import MissingAssetError, load_asset
 
-        tensors = load_file(str(path))
-        key = f"x{scale}."
-        if key + "dict_low" in tensors:
-            d = {k[len(key):]: v.astype(np.float32) for k, v in tensors.items() if k.startswith(key)}
+    d = None
+    try:
+        tensors, _ = load_asset(_SR_ASSET, numpy=True)
+    except MissingAssetError:
+        tensors = {}
+    key = f"x{scale}."
+    if key + "dict_low" in tensors:
+        d = {k[len(key):]: v.astype(np.float32) for k, v in tensors.items() if k.startswith(key)}
     if d is None:
         d = train_sr_dictionary(scale)      # not shipped for this scale: re-train (deterministic)
     _SR_CACHE[scale] = d
     return d
 
 
-def save_sr_dictionaries(dicts: dict, path: Any = None) -> Path:
-    """Write ``{scale: train_sr_dictionary(scale)}`` as one safetensors file (float16, a few hundred KB)."""
-    from safetensors.numpy import save_file
+def save_sr_dictionaries(dicts: dict, path: Any = None, *, meta: dict | None = None) -> Path:
+    """Write ``{scale: train_sr_dictionary(scale)}`` as the asset ``sparse_sr`` (float16, a few hundred KB).
 
-    out = Path(path) if path is not None else _WEIGHTS_DIR / _SR_FILE
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    for s, d in dicts.items():
-        for k, v in d.items():
-            tensors[f"x{s}.{k}"] = np.ascontiguousarray(v.astype(np.float16) if v.dtype.kind == "f" else v)
-    save_file(tensors, str(out))
-    return out
+    ``path`` is the ``.safetensors`` file (default: the shipped one, :func:`aip.io.assets.asset_path`); its
+    JSON record beside it holds the scales, the stored arrays and ``meta`` (say how the dictionaries were
+    trained). Existing files are replaced. Returns the ``.safetensors`` path.
+    """
+    from aip.io.assets import ASSET_COMMANDS, asset_path, save_asset
+
+    out = Path(path) if path is not None else asset_path(_SR_ASSET)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"path: expected a .safetensors file, got {str(out)!r}")
+    tensors = {f"x{s}.{k}": np.asarray(v) for s, d in dicts.items() for k, v in d.items()}
+    record = {"name": out.stem, "what": "coupled sparse-coding SR dictionaries of aip.restore.upscale_sparse",
+              "scales": sorted(int(s) for s in dicts), "arrays": {k: list(v.shape) for k, v in tensors.items()},
+              "storage": "float16 for the floating arrays, int64 for scale and patch",
+              "command": ASSET_COMMANDS.get(_SR_ASSET), **(meta or {})}
+    return save_asset(out.stem, tensors, record, half_params=True, root=out.parent, force=True)
 
 
 def _upscale_sparse_2d(lr: np.ndarray, s: int, d: dict, *, stride: int, n_nonzero: int, n_backproject: int,
@@ -621,7 +627,7 @@ def upscale_sparse(image: Any, scale: int, *, stride: int = 1, n_nonzero: int = 
     low-resolution dictionary; the same code over the high-resolution dictionary predicts the patch of
     missing detail, the overlapping predictions are averaged and added, and back-projection then makes
     the result consistent with the observation model (bicubic blur + decimation). Dictionaries for x2
-    and x3 ship in ``aip/data/weights/sparse_sr.safetensors`` (trained on :data:`SR_TRAINING_IMAGES` by
+    and x3 ship as the asset ``sparse_sr`` (:mod:`aip.io.assets`; trained on :data:`SR_TRAINING_IMAGES` by
     :func:`train_sr_dictionary`); other scales (x4) are trained on first use.
 
     Parameters

@@ -1,9 +1,12 @@
 """Small generative models trained on the built-in ``digits`` set and shipped inside the package.
 
-Each shipped model is a pair ``aip/data/weights/gen_<name>_<dataset>.safetensors`` (the EMA weights of a run of
-``aip train``; parameters stored as float16, buffers as float32) and ``.json`` (``{"name", "model": the model
-config, "train": the TrainConfig, "data", "step", "wall_seconds", "sample_kwargs": the defaults for sampling,
-"evaluation": FID-LeNet and class accuracy measured on the shipped weights}``). Nothing is downloaded.
+Each shipped model is the asset (:mod:`aip.io.assets`) ``gen_<name>_<dataset>``: ``.safetensors`` (the
+EMA weights of a run of ``aip train``; parameters stored as float16, buffers as float32) and ``.json``
+(``{"name", "model": the model config, "train": the TrainConfig, "data", "step", "wall_seconds",
+"sample_kwargs": the defaults for sampling, "evaluation": FID-LeNet and class accuracy measured on the
+shipped weights}``). Nothing is downloaded; the command that rebuilds each one is in
+:data:`aip.io.assets.ASSET_COMMANDS` (``aip train ...`` then ``python -m aip.train.shipped RUN NAME``,
+which calls :func:`export_run`).
 
 Example
 -------
@@ -16,31 +19,46 @@ torch.Size([2, 1, 28, 28])
 
 from __future__ import annotations
 
-import json
-import os
+import argparse
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from aip.io.assets import ASSET_COMMANDS, asset_path, list_assets, load_asset, load_asset_meta, save_asset
 from aip.models.base import GenerativeModel
-
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
 
 # samples per class in the demo grids (rows = classes 0..9)
 GRID_PER_CLASS = 8
+_PREFIX = "gen_"
+_WEIGHTS_NOTE = "EMA weights of the run; parameters stored as float16, buffers as float32"
 
 
-def _index() -> dict[str, Path]:
-    """Shipped name -> JSON path, from the files present (``gen_*.json`` with its ``.safetensors``)."""
-    out: dict[str, Path] = {}
-    for meta_path in sorted(WEIGHTS_DIR.glob("gen_*.json")):
-        if not meta_path.with_suffix(".safetensors").is_file():
-            continue
-        name = json.loads(meta_path.read_text()).get("name") or meta_path.stem[len("gen_"):]
-        out[name] = meta_path
+def _name_of(asset: str) -> str:
+    """``gen_ddpm_digits`` -> ``ddpm`` (the shipped name when the JSON does not give one)."""
+    return asset[len(_PREFIX):].rsplit("_", 1)[0]
+
+
+def _index() -> dict[str, str]:
+    """Shipped name -> asset name, from the complete ``gen_*`` assets present."""
+    out: dict[str, str] = {}
+    for asset in list_assets(_PREFIX):
+        out[load_asset_meta(asset).get("name") or _name_of(asset)] = asset
     return out
+
+
+def _asset_of(name: str) -> str:
+    """The asset of shipped model ``name``: MissingAssetError (naming its command) for a known one whose files
+    are gone, ValueError listing the shipped names for an unknown one."""
+    index = _index()
+    if name in index:
+        return index[name]
+    for asset in sorted(ASSET_COMMANDS):
+        if asset.startswith(_PREFIX) and _name_of(asset) == name:
+            load_asset_meta(asset)  # raises MissingAssetError with the command
+    raise ValueError(f"shipped model: expected one of {', '.join(sorted(index)) or 'none (no gen_* files)'}, "
+                     f"got {name!r}")
 
 
 def shipped_models() -> list[str]:
@@ -50,28 +68,22 @@ def shipped_models() -> list[str]:
 
 def shipped_meta(name: str) -> dict[str, Any]:
     """The JSON record of shipped model ``name`` (config, training run, evaluation figures)."""
-    index = _index()
-    if name not in index:
-        raise ValueError(f"shipped model: expected one of {', '.join(sorted(index)) or 'none (no gen_* files)'}, "
-                         f"got {name!r}")
-    return json.loads(index[name].read_text())
+    return load_asset_meta(_asset_of(name))
 
 
 def load_shipped_run(name: str, *, device: str | torch.device | None = None
                      ) -> tuple[GenerativeModel, dict[str, Any]]:
     """Shipped model ``name`` (eval mode) and a record shaped like :func:`aip.train.run.load_run`'s meta,
     whose ``train.sample_kwargs`` are the shipped sampling defaults (e.g. DDIM 50 steps, guidance 3)."""
-    from safetensors.torch import load_file
-
     from aip.train.models import get_model_class, make_config
 
-    meta = shipped_meta(name)
+    asset = _asset_of(name)
+    stored, meta = load_asset(asset)
     cfg = dict(meta["model"])
     model_name = cfg.pop("model")
     cls = get_model_class(model_name)
     net = cls(make_config(cls.config_class, cfg, what=model_name))
     own = net.state_dict()
-    stored = load_file(str(_index()[name].with_suffix(".safetensors")))
     if set(stored) != set(own):
         missing, extra = sorted(set(own) - set(stored)), sorted(set(stored) - set(own))
         raise ValueError(f"shipped {name}: weights do not match the {model_name} config (missing {missing[:3]}, "
@@ -80,32 +92,48 @@ def load_shipped_run(name: str, *, device: str | torch.device | None = None
     dev = torch.device(device) if device is not None else torch.device("cpu")
     out = dict(meta)
     out["train"] = {**meta.get("train", {}), "sample_kwargs": dict(meta.get("sample_kwargs", {}))}
-    out["checkpoint"] = str(_index()[name].with_suffix(".safetensors"))
+    out["checkpoint"] = str(asset_path(asset))
     return net.to(dev).eval(), out
 
 
 def load_shipped(name: str, *, device: str | torch.device | None = None) -> GenerativeModel:
     """The shipped generative model ``name`` (see :func:`shipped_models`), in eval mode, offline.
 
-    Raises ValueError listing the shipped names for an unknown ``name``.
+    Raises ValueError listing the shipped names for an unknown ``name``, and
+    :class:`~aip.io.assets.MissingAssetError` naming the command that retrains a known one whose files are gone.
     """
     return load_shipped_run(name, device=device)[0]
 
 
-def save_shipped(model: GenerativeModel, stem: str | os.PathLike, meta: dict[str, Any]) -> None:
-    """Write ``stem.safetensors`` (parameters as float16, buffers as float32) and ``stem.json`` (``meta`` with
-    the model's config), atomically. Used once, to export a trained run into the package."""
-    from safetensors.torch import save
+def save_shipped(model: GenerativeModel, asset: str, meta: dict[str, Any], *, root: str | Path | None = None,
+                 force: bool = False) -> Path:
+    """Write asset ``asset`` (``gen_<name>_<dataset>``): the weights (parameters as float16, buffers as
+    float32) and ``meta`` with the model's config, through :func:`aip.io.assets.save_asset`."""
+    params = [k for k, _ in model.named_parameters()]
+    return save_asset(asset, model.state_dict(), {**meta, "model": model.config_dict()}, half_params=params,
+                      root=root, force=force)
 
-    from aip._shared.files import atomic_write
 
-    stem = Path(stem)
-    params = {k for k, _ in model.named_parameters()}
-    state = {k: (v.detach().cpu().to(torch.float16) if k in params and v.is_floating_point() else v.detach().cpu())
-             .contiguous() for k, v in model.state_dict().items()}
-    atomic_write(stem.with_suffix(".safetensors"), save(state), force=True)
-    record = {**meta, "model": model.config_dict()}
-    atomic_write(stem.with_suffix(".json"), json.dumps(record, indent=2, default=list).encode(), force=True)
+def export_run(run_dir: str | Path, name: str, *, root: str | Path | None = None, force: bool = False) -> Path:
+    """Export the EMA weights of a finished ``aip train`` run as the shipped model ``name``
+    (asset ``gen_<name>_<dataset>``). The record holds the run's configs, step and seconds; the evaluation
+    figures are measured separately (``aip evaluate``) and added to the JSON by whoever ships it."""
+    import json
+
+    from aip.models.unet import count_parameters
+    from aip.train.run import load_run
+
+    model, meta = load_run(run_dir, ema=True)
+    dataset = meta["train"]["data"]
+    asset = f"{_PREFIX}{name}_{dataset}"
+    log = Path(run_dir) / "log.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1]) if log.is_file() and log.read_text().strip() else {}
+    record = {"name": name, "dataset": dataset, "train": meta["train"], "data": meta["data"],
+              "step": meta["step"], "wall_seconds": last.get("seconds"), "last_log": last,
+              "weights": _WEIGHTS_NOTE, "params": count_parameters(model),
+              "sample_kwargs": dict(meta["train"].get("sample_kwargs", {})),
+              "command": ASSET_COMMANDS.get(asset, f"aip train {meta['model']['model']} (see 'train')")}
+    return save_shipped(model, asset, record, root=root, force=force)
 
 
 def sample_shipped(name: str, per_class: int = GRID_PER_CLASS, *, seed: int = 0,
@@ -138,3 +166,18 @@ def sample_shipped_grids(out_dir: Path) -> list[str]:
         how = ", ".join(f"{k} {v}" for k, v in meta.get("sample_kwargs", {}).items())
         lines.append(f"{name}: {len(imgs)} digits{f' ({how})' if how else ''} -> {path} in {secs:.1f}s")
     return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aip.train.shipped RUN NAME [--force]``: :func:`export_run` from the command line."""
+    ap = argparse.ArgumentParser(prog="python -m aip.train.shipped", description=export_run.__doc__)
+    ap.add_argument("run", help="run directory written by aip train")
+    ap.add_argument("name", help="shipped name, e.g. ddpm")
+    ap.add_argument("--force", action="store_true", help="replace the shipped files")
+    args = ap.parse_args(argv)
+    print(export_run(args.run, args.name, force=args.force))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
