@@ -8,7 +8,8 @@ The trainer knows nothing about a model beyond :class:`Trainable`:
 - ``training_loss(batch, phase)``: the training loss of one phase on a batch dict (``"x"`` the clean or
   target images, ``"y"`` the observation of a restoration task, ``"label"`` class labels, ``"sigma"`` the
   noise level per image, ...), as a dict holding a scalar tensor ``"loss"`` and any other scalars to log.
-  The trainer reaches it through ``forward`` so that it can wrap the model in DistributedDataParallel.
+  The trainer reaches it through ``forward(batch, phase)`` (the default calls ``training_loss``) so that
+  it can wrap the model in DistributedDataParallel.
 - ``optimizer_options(phase)``: overrides of the trainer's optimiser settings for one phase, e.g.
   ``{"lr": 2e-4, "betas": (0.5, 0.999)}`` for a DCGAN; the default takes the config's ``lr``, ``betas``
   and ``weight_decay`` fields where present. Values set explicitly in the TrainConfig override these.
@@ -74,6 +75,10 @@ class Trainable(nn.Module, metaclass=abc.ABCMeta):
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         """Training loss of one phase on a batch dict: ``{"loss": scalar, ...}``."""
 
+    def forward(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
+        """``training_loss(batch, phase)``: the trainer calls the model (so DDP can wrap it)."""
+        return self.training_loss(batch, phase)
+
     def config_dict(self) -> dict[str, Any]:
         return {"model": self.name, **dataclasses.asdict(self.config)}
 
@@ -117,9 +122,6 @@ class RestorationModel(Trainable):
     def restore(self, y: torch.Tensor, *, sigma: torch.Tensor | float | None = None,
                 **kwargs: Any) -> torch.Tensor:
         """Estimates of the clean images (B, C, H', W') from observations ``y`` (B, C, H, W)."""
-
-    def forward(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
-        return self.training_loss(batch, phase)
 
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         x = batch["x"]
