@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommand modules: output of results as a table or JSON."""
+"""Helpers shared by the subcommand modules: common flags, output of results as a table or JSON."""
 
 from __future__ import annotations
 
@@ -15,6 +15,60 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 def add_force_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def pixel_count(text: str) -> int:
+    """argparse type of ``--max-pixels``: ``100000000``, ``1e8``, ``100M`` or ``0`` (no limit)."""
+    t = str(text).strip()
+    scale = 1
+    if t[-1:] in ("k", "K", "m", "M", "g", "G"):
+        scale = {"k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9}[t[-1].lower()]
+        t = t[:-1]
+    try:
+        value = float(t) * scale
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value < 1e15 and float(value).is_integer()):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of pixels >= 0 such as 100000000, 1e8 or 100M (0: no limit), got {text!r}")
+    return int(value)
+
+
+def add_max_pixels_flag(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels N``: the largest input image read (default 100 megapixels; 0: no limit).
+
+    Defaults to SUPPRESS so that the same option given before the command (``aip --max-pixels N ...``)
+    is not overwritten; :func:`aip.cli.main.main` applies it with :func:`aip.io.images.set_max_pixels`.
+    """
+    parser.add_argument("--max-pixels", type=pixel_count, metavar="N", default=argparse.SUPPRESS,
+                        help="refuse input images over N pixels before decoding them, e.g. 2e8 or 200M "
+                             "(default: 100M; 0: no limit)")
+
+
+def add_bit_depth_flag(parser: argparse.ArgumentParser) -> None:
+    """``--bit-depth auto|8|16`` of an image output; auto keeps a 16-bit input 16-bit in PNG/TIFF."""
+    parser.add_argument("--bit-depth", choices=["auto", "8", "16"], default="auto",
+                        help="bits per sample of the output image: 8, 16 (PNG/TIFF only) or auto (default: "
+                             "16 when the input file has 16 bits and the output is PNG or TIFF, else 8)")
+
+
+def output_bit_depth(source: Any, output: Any, choice: str | int = "auto") -> int:
+    """Bit depth to write ``output`` with: ``choice`` when 8 or 16; for auto, 16 when ``source`` is a
+    16-bit file (see :func:`aip.io.images.image_info`) and ``output`` a PNG or TIFF, else 8."""
+    from pathlib import Path
+
+    if str(choice) in ("8", "16"):
+        return int(choice)
+    if str(choice) != "auto":
+        raise ValueError(f"--bit-depth: expected auto, 8 or 16, got {choice!r}")
+    if Path(output).suffix.lower() not in (".png", ".tif", ".tiff") or not Path(str(source)).is_file():
+        return 8
+    from aip.io.images import image_info
+
+    try:
+        return 16 if image_info(source)["bit_depth"] == 16 else 8
+    except ValueError:
+        return 8
 
 
 def _clean(value: Any) -> Any:

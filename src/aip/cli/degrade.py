@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aip.cli.common import add_force_flag, add_json_flag, report
+from aip.cli.common import (
+    add_bit_depth_flag,
+    add_force_flag,
+    add_json_flag,
+    add_max_pixels_flag,
+    output_bit_depth,
+    report,
+)
 
 _EPILOG = """\
 specs:
@@ -40,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--noise", metavar="SPEC", help="noise, e.g. gaussian:25 (0-255 scale), poisson:30")
     p.add_argument("--seed", type=int, default=0, help="seed of every random part (default: 0)")
     p.add_argument("--gray", action="store_true", help="convert the input to gray first")
+    add_max_pixels_flag(p)
+    add_bit_depth_flag(p)
     add_force_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -69,9 +78,17 @@ def run(args: argparse.Namespace) -> int:
     if args.blur:
         check_writable(psf_path, args.force)
     x = load_image(args.input, gray=args.gray)
+    h, w = x.shape[:2]
+    if args.blur:
+        from aip.degrade.kernels import check_kernel_size
+
+        check_kernel_size(args.blur, x.shape, name="--blur")
+    if args.downsample is not None and args.downsample > min(h, w):
+        raise ValueError(f"--downsample: expected an integer in 1..{min(h, w)} (the smaller side of the "
+                         f"{w}x{h} image), got {args.downsample}")
     res = degrade(x, blur=args.blur, downsample=args.downsample, mask=args.mask, noise=noise,
                   mode=args.blur_mode, rng=args.seed)
-    write_image(out, res.y, force=args.force)
+    write_image(out, res.y, bit_depth=output_bit_depth(args.input, out, args.bit_depth), force=args.force)
     result = {"input": str(args.input), "output": str(out), "input_shape": list(x.shape),
               "output_shape": list(res.y.shape)}
     if res.psf is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aip.cli.common import add_force_flag, add_json_flag, report
+from aip.cli.common import add_force_flag, add_json_flag, add_max_pixels_flag, report
 
 
 def register(sub) -> None:
@@ -24,6 +24,7 @@ def register(sub) -> None:
     e.add_argument("--max-block", type=int, default=32, help="largest range block (power of two)")
     e.add_argument("--gray", action="store_true", help="convert the input to gray first")
     e.add_argument("--device", default=None, help="cpu, cuda or auto (search device)")
+    add_max_pixels_flag(e)
     add_json_flag(e)
     add_force_flag(e)
     e.set_defaults(func=run_encode)
@@ -44,8 +45,27 @@ def register(sub) -> None:
     b.add_argument("inputs", nargs="+", help="image files or built-in sample names")
     b.add_argument("--quality", type=float, nargs="+", default=[30.0, 50.0, 70.0], help="qualities to run")
     b.add_argument("--gray", action="store_true", help="convert inputs to gray first")
+    add_max_pixels_flag(b)
     add_json_flag(b)
     b.set_defaults(func=run_bench)
+
+
+def check_codec_size(source: str) -> None:
+    """Refuse, from the file header alone, an image larger than the .aipf format holds."""
+    from pathlib import Path
+
+    from aip.fractal.bitstream import MAX_PIXELS, MAX_SIDE
+
+    p = Path(source)
+    if not p.is_file():  # a sample name, or an error load_image words
+        return
+    from aip.io.images import image_info
+
+    info = image_info(p)
+    h, w = info["height"], info["width"]
+    if max(h, w) > MAX_SIDE or h * w > MAX_PIXELS:
+        raise ValueError(f"{source}: expected an image with sides up to {MAX_SIDE} and at most {MAX_PIXELS} "
+                         f"pixels for the fractal codec, got {w}x{h}")
 
 
 def _load(source: str, gray: bool):
@@ -53,6 +73,7 @@ def _load(source: str, gray: bool):
 
     from aip.io import load_image
 
+    check_codec_size(source)
     img = load_image(source, gray=gray)
     if img.ndim == 3 and img.shape[2] == 4:
         print(f"aip: note: {source}: alpha channel dropped (the codec stores gray or RGB)", file=sys.stderr)

@@ -4,13 +4,17 @@ Each module named in ``_COMMAND_MODULES`` defines ``register(subparsers)``, whic
 subcommands whose parsers set ``func`` (called with the parsed args, returning an exit code or None).
 Modules import heavy libraries inside their ``func`` only, so ``aip --help`` stays fast.
 User errors (ValueError, TypeError, missing or existing files) print one line and exit with code 2.
+Ctrl-C exits with code 130 and SIGTERM (sent by ``timeout``, docker, batch schedulers) with 143, both
+after removing any temporary output file (SIGTERM is raised as :class:`Terminated`, a KeyboardInterrupt).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 _COMMAND_MODULES = (
     "info", "demo", "fractal", "degrade", "restore", "generate",
@@ -20,14 +24,31 @@ USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADir
                NotADirectoryError, PermissionError, ImportError)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that ``finally`` blocks and temporary-file cleanup run."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
+def _install_sigterm():
+    """Make SIGTERM raise :class:`Terminated`; returns the previous handler (None if not installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from aip import __version__
+    from aip.cli.common import add_max_pixels_flag
 
     parser = argparse.ArgumentParser(
         prog="aip",
         description="aip: fractal image compression, image restoration and deep generative models.",
     )
     parser.add_argument("--version", action="version", version=f"aip {__version__}")
+    add_max_pixels_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -46,8 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _install_sigterm()
+    old_limit = None
     try:
+        if getattr(args, "max_pixels", None) is not None:
+            from aip.io.images import set_max_pixels
+
+            old_limit = set_max_pixels(args.max_pixels)
         code = args.func(args)
+    except Terminated:
+        print("aip: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("aip: interrupted", file=sys.stderr)
         return 130
@@ -55,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"aip: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if old_limit is not None:
+            from aip.io.images import set_max_pixels
+
+            set_max_pixels(old_limit)
     return int(code or 0)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from aip._shared.validate import check_int, check_positive, describe
 
-__all__ = ["KERNELS", "box", "check_psf", "disk", "gaussian", "make_kernel", "motion", "random_motion"]
+__all__ = ["KERNELS", "box", "check_kernel_size", "check_psf", "disk", "gaussian", "kernel_shape", "make_kernel",
+           "motion", "random_motion"]
 
 
 def check_psf(psf: Any, name: str = "psf", *, normalize: bool = True,
@@ -177,11 +178,64 @@ def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
 KERNELS = ("gaussian", "box", "disk", "motion", "random_motion")
 
 
-def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
+def kernel_shape(spec: Any) -> tuple[int, int] | None:
+    """The (height, width) a spec string would give, computed without building the kernel.
+
+    None for arrays, files and specs that do not parse (:func:`make_kernel` words those errors).
+
+    Examples
+    --------
+    >>> kernel_shape("gaussian:1.6"), kernel_shape("box:9"), kernel_shape("motion:9:30")
+    ((11, 11), (9, 9), (9, 9))
+    """
+    if not isinstance(spec, str):
+        return None
+    name, _, rest = spec.partition(":")
+    args = [a for a in rest.split(":") if a != ""] if rest else []
+    try:
+        vals = [float(a) for a in args]
+    except ValueError:
+        return None
+    if not all(math.isfinite(v) for v in vals) or any(v <= 0 for v in vals[:1]):
+        return None
+    n = None
+    if name == "gaussian" and 1 <= len(vals) <= 2:
+        n = vals[1] if len(vals) > 1 else 2 * math.ceil(3 * vals[0]) + 1
+    elif name == "box" and len(vals) == 1:
+        n = vals[0]
+    elif name == "disk" and len(vals) == 1:
+        n = 2 * (math.ceil(vals[0] - 0.5) if vals[0] > 0.5 else 0) + 1
+    elif name == "motion" and 1 <= len(vals) <= 2:
+        t, r = math.radians(vals[1] if len(vals) > 1 else 0.0), vals[0] / 2.0
+        n = 2 * max(0, math.ceil(max(abs(r * math.cos(t)), abs(r * math.sin(t))) - 0.5 - 1e-9)) + 1
+    elif name == "random_motion" and len(vals) <= 1:
+        n = vals[0] if vals else 17
+    if n is None:
+        return None
+    return int(n), int(n)
+
+
+def check_kernel_size(spec: Any, shape: Any, name: str = "kernel") -> None:
+    """Refuse (one-line ValueError) a spec whose kernel has a side over twice the image's larger side + 1.
+
+    A larger kernel blurs nothing more than the image holds but costs its size squared in memory
+    (``box:100000`` is 74.5 GiB); the check runs on the spec, before anything is allocated.
+    """
+    h, w = (int(v) for v in tuple(shape)[:2])
+    limit = 2 * max(h, w) + 1
+    ks = kernel_shape(spec)
+    if ks is not None and max(ks) > limit:
+        raise ValueError(f"{name}: expected a kernel of at most {limit}x{limit} pixels (twice the larger side "
+                         f"of the {w}x{h} image, + 1), got {spec!r} = {ks[1]}x{ks[0]}")
+
+
+def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None = None,
+                shape: Any = None) -> np.ndarray:
     """Build a kernel from a spec string or validate an array.
 
     Spec strings: ``gaussian:SIGMA[:SIZE]``, ``box:SIZE``, ``disk:RADIUS``, ``motion:LENGTH[:ANGLE]``,
     ``random_motion[:SIZE]`` (seeded with ``rng``), or the path of a ``.npy`` / image file holding a PSF.
+    With ``shape`` (the image's (H, W)), specs are bounded by :func:`check_kernel_size` first.
 
     Examples
     --------
@@ -190,6 +244,8 @@ def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None
     """
     if not isinstance(spec, str):
         return check_psf(spec)
+    if shape is not None:
+        check_kernel_size(spec, shape)
     name, _, rest = spec.partition(":")
     args = [a for a in rest.split(":") if a != ""] if rest else []
     try:

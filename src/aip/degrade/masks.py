@@ -161,6 +161,14 @@ def load_mask(path: str | os.PathLike, shape: Any | None = None, *, threshold: f
 
 
 MASKS = ("random", "blocks", "text", "scribble", "file")
+MAX_STROKES = 10_000  # scribble strokes of one mask (each a few dozen segments)
+
+
+def _bounded(value: int, what: str, limit: int, spec: str, h: int, w: int, why: str) -> int:
+    if value > limit:
+        raise ValueError(f"mask: expected {what} at most {limit} ({why} of the {w}x{h} image) in {spec!r}, "
+                         f"got {value}")
+    return value
 
 
 def make_mask(spec: Any, shape: Any, *, rng: RNG = None) -> np.ndarray:
@@ -179,15 +187,24 @@ def make_mask(spec: Any, shape: Any, *, rng: RNG = None) -> np.ndarray:
     try:
         if name == "random" and len(args) == 1:
             return random_mask((h, w), float(args[0]), rng=rng)
+        side = max(h, w)
         if name == "blocks" and len(args) <= 2:
             size = int(args[0]) if args else max(4, min(h, w) // 8)
+            _bounded(size, "SIZE", side, s, h, w, "the larger side")
             frac = float(args[1]) if len(args) > 1 else 0.2
             return block_mask((h, w), size, frac, rng=rng)
         if name == "text" and len(args) <= 1:
-            return text_mask((h, w), font_size=int(args[0]) if args else None)
+            fs = int(args[0]) if args else None
+            if fs is not None:
+                _bounded(fs, "FONT_SIZE", side, s, h, w, "the larger side")
+            return text_mask((h, w), font_size=fs)
         if name == "scribble" and len(args) <= 2:
             n = int(args[0]) if args else 6
+            _bounded(n, "N strokes", max(MAX_STROKES, h * w // 100), s, h, w,
+                     "the larger of 10000 and one per 100 pixels")
             width = int(args[1]) if len(args) > 1 else None
+            if width is not None:
+                _bounded(width, "WIDTH", side, s, h, w, "the larger side")
             return scribble_mask((h, w), n, width, rng=rng)
     except ValueError as exc:
         if "expected" in str(exc):
