@@ -47,13 +47,15 @@ def parse_key_values(tokens: list[str]) -> dict[str, str]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a generative model (VAE, GAN, diffusion, ...)",
-                       description="Train a generative model on a built-in dataset or a folder. Extra "
+    from aip.models.registry import model_names  # the one model table; imports no torch
+
+    p = sub.add_parser("train", help="train a model (VAE, GAN, diffusion, denoiser, super-resolution, ...)",
+                       description="Train a model of the registry on a built-in dataset or a folder. Extra "
                                    "--key value pairs set the model's config. Runs under torchrun for DDP.")
     p.__class__ = _KeyValueParser  # keep unknown --key value pairs for the model config
     p.allow_abbrev = False  # a model key must never be taken for a prefix of a trainer flag
     p.add_argument("model", nargs="?", default=None,
-                   help="model name (vae, cvae, vampvae, vqvae, gan, dcgan, cgan, ddpm, ncsn, ...); "
+                   help=f"model name: {', '.join(model_names(('generative', 'restoration')))}; "
                         "optional with --resume")
     p.add_argument("--data", default=None, help="built-in dataset (digits, digits8, faces, patches) or a folder")
     p.add_argument("--out", required=True, help="run directory (config, log, samples, checkpoints)")

@@ -1,4 +1,8 @@
-"""``aip info``: version, device, threads and the available methods."""
+"""``aip info``: version, device, threads, the available methods and models, and the shipped assets.
+
+Models are listed by family from the one table :data:`aip.models.registry.SPECS` (``models.<family>``),
+the shipped weights from :func:`aip.io.assets.list_assets`.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,13 @@ def available_methods() -> dict[str, list[str]]:
     return out
 
 
+def shipped_assets() -> list[str]:
+    """Names of the assets shipped in the package (weights and dictionaries, :mod:`aip.io.assets`)."""
+    from aip.io.assets import list_assets
+
+    return list_assets()
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import platform
@@ -59,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "methods": available_methods(),
+        "assets": shipped_assets(),
     }
     if args.json:
         report(args, result)
@@ -68,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             print("methods:")
             for fam, names in v.items():
                 print(f"  {fam}: {', '.join(names)}")
+        elif k == "assets":
+            print(f"assets: {', '.join(v) or 'none'}")
         else:
             print(f"{k}: {v}")
     return 0

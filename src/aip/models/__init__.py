@@ -2,8 +2,9 @@
 DDPM with a compact U-Net, and the noise-conditional score network (NCSN).
 
 Every model is a :class:`~aip.models.base.GenerativeModel` built from a dataclass config;
-``build_model(name, **overrides)`` builds one by name (``MODELS`` lists them). Names load lazily, so
-``import aip.models`` does not import torch until a model is touched.
+``build_model(name, **overrides)`` builds one by name. Every model is one line of the table
+:data:`aip.models.registry.SPECS` (``MODELS`` by name, ``METHODS`` by family derive from it). Names load
+lazily, so ``import aip.models`` does not import torch until a model is touched.
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-METHODS = {
-    "autoencoders": ["ae", "vae", "cvae", "vampvae", "vqvae"],
-    "gans": ["gan", "dcgan", "cgan"],
-    "diffusion": ["ddpm", "ncsn"],
-}
-
 _LAZY = {
     "GenerativeModel": "base",
+    "METHODS": "registry", "ModelSpec": "registry", "SPECS": "registry", "register_model": "registry",
+    "unregister_model": "registry", "model_names": "registry",
     "MODELS": "registry", "build_model": "registry", "make_config": "registry", "model_from_config_dict": "registry",
     "UNet": "unet", "UNetConfig": "unet", "count_parameters": "unet",
     "AE": "vae", "VAE": "vae", "CVAE": "vae", "VampVAE": "vae", "VQVAE": "vae", "VAEConfig": "vae",
@@ -40,6 +37,7 @@ __all__ = [
     "METHODS",
     "MODELS",
     "NCSN",
+    "SPECS",
     "VAE",
     "VQVAE",
     "CGANConfig",
@@ -48,6 +46,7 @@ __all__ = [
     "DDPMConfig",
     "GANConfig",
     "GenerativeModel",
+    "ModelSpec",
     "NCSNConfig",
     "NoiseAwareClassifier",
     "NoiseAwareClassifierConfig",
@@ -62,7 +61,10 @@ __all__ = [
     "count_parameters",
     "make_config",
     "model_from_config_dict",
+    "model_names",
     "nats_to_bits_per_dim",
+    "register_model",
+    "unregister_model",
 ]
 
 

@@ -1,9 +1,11 @@
 """Model look-up and config building for the trainer and the CLI.
 
-Models are found by name in :data:`aip.models.registry.MODELS` (the models' own registry); any other
-:class:`~aip.models.base.Trainable` subclass with a ``name`` and a ``config_class`` (a plug-in, or a
-tiny model in a test) is found as well. Config values may come as command-line strings: they are converted
-to the dataclass fields' annotated types, and unknown keys are a one-line error listing the known ones.
+Models are found by name in the one table :data:`aip.models.registry.SPECS` (the ``generative`` and
+``restoration`` kinds; classifiers such as LeNet are trained by their own benchmark script). A
+:class:`~aip.models.base.Trainable` subclass outside the table with a ``name`` and a ``config_class`` (a
+plug-in, a tiny model in a test) is found as well; :func:`aip.models.registry.register_model` lists it
+in the table. Config values may come as command-line strings: they are converted to the dataclass fields'
+annotated types, and unknown keys are a one-line error listing the known ones.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import types
 import typing
 from typing import Any
 
+from aip.models import registry
 from aip.models.base import Trainable
 
 
@@ -24,33 +27,37 @@ def _subclasses(cls: type) -> list[type]:
     return out
 
 
-def _registry() -> dict[str, type[Trainable]]:
+def _discovered() -> dict[str, type[Trainable]]:
+    """Trainable subclasses outside the table that have a ``name`` and a ``config_class``."""
     out: dict[str, type[Trainable]] = {}
-    try:
-        from aip.models.registry import MODELS
-    except ImportError:
-        MODELS = {}
-    for name, entry in MODELS.items():
-        cls = entry[0] if isinstance(entry, tuple) else entry
-        out[name] = cls
+    for c in _subclasses(Trainable):
+        name = getattr(c, "name", "")
+        if name and name not in registry.MODELS and getattr(c, "config_class", None) is not None:
+            out.setdefault(name, c)
     return out
 
 
-def available_models() -> list[str]:
-    """Sorted names of every known model."""
-    names = set(_registry())
-    names.update(c.name for c in _subclasses(Trainable) if c.name and getattr(c, "config_class", None))
+def available_models(kind: str | None = None) -> list[str]:
+    """Sorted names of every model ``aip train`` can train (of ``kind``, "generative" or "restoration")."""
+    kinds = ("generative", "restoration") if kind is None else (kind,)
+    if kind is not None and kind not in ("generative", "restoration"):
+        raise ValueError(f"kind: expected 'generative' or 'restoration', got {kind!r}")
+    names = set(registry.model_names(kinds))
+    names.update(n for n, c in _discovered().items() if getattr(c, "task", "") in kinds)
     return sorted(names)
 
 
 def get_model_class(name: str) -> type[Trainable]:
-    """The model class called ``name``; ValueError listing the known names otherwise."""
-    reg = _registry()
-    if name in reg:
-        return reg[name]
-    for c in _subclasses(Trainable):
-        if c.name == name and getattr(c, "config_class", None) is not None:
-            return c
+    """The trainable model class called ``name``; ValueError listing the known names otherwise."""
+    spec = registry.MODELS.get(name)
+    if spec is not None:
+        if not spec.trainable:
+            raise ValueError(f"model: expected one that aip train trains ({', '.join(available_models())}); "
+                             f"got {name!r}, a {spec.kind} (see aip.io.assets.ASSET_COMMANDS for its command)")
+        return spec.model_class
+    found = _discovered().get(name)
+    if found is not None:
+        return found
     raise ValueError(f"model: expected one of {', '.join(available_models()) or 'none'}; got {name!r}")
 
 
