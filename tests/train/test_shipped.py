@@ -82,3 +82,85 @@ def test_shipped_files_are_small_and_record_their_evaluation():
         assert meta["wall_seconds"] > 0 and meta["train"]["data"] == "digits"
         res = meta["evaluation"]["results"]
         assert res and all({"fid", "fid_floor", "class_accuracy"} <= set(r) for r in res)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_load_exactly(name):
+    """The model holds the stored tensors, cast from float16 (parameters) or as stored (buffers)."""
+    from aip.io.assets import load_asset
+
+    model = load_shipped(name)
+    stored, meta = load_asset(f"gen_{name}_digits")
+    params = {k for k, _ in model.named_parameters()}
+    own = model.state_dict()
+    assert set(own) == set(stored) and meta["name"] == name
+    for k, v in stored.items():
+        assert v.dtype == (torch.float16 if k in params else own[k].dtype), k
+        assert torch.equal(own[k], v.to(own[k].dtype)), k
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_rebuild_command_reproduces_the_shipped_configs(name):
+    """The ``aip train`` half of ASSET_COMMANDS, parsed by the CLI as ``aip train`` does, gives the recorded
+    TrainConfig and model config (the data fills channels, size and classes, as in ``train_run``)."""
+    import dataclasses
+    import json
+    import shlex
+    import types
+
+    from aip.cli.generate import _TRAIN_FLAGS, _train_keys_from, parse_key_values
+    from aip.cli.main import build_parser
+    from aip.io.assets import ASSET_COMMANDS
+    from aip.train.config import TrainConfig
+    from aip.train.models import get_model_class, make_config
+    from aip.train.run import data_defaults
+
+    asset = f"gen_{name}_digits"
+    train_cmd, export_cmd = ASSET_COMMANDS[asset].split(" && ")
+    words = shlex.split(train_cmd)
+    assert words[:3] == ["OMP_NUM_THREADS=1", "aip", "train"]
+    args = build_parser().parse_args(words[2:])
+    assert export_cmd == f"python -m aip.train.shipped {args.out} {name}"
+    options = parse_key_values(args.extra)
+    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    given.update(_train_keys_from(args.model, options))
+    train = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given).to_dict()
+    meta = shipped_meta(name)
+    assert {k: train[k] for k in meta["train"]} == meta["train"]
+    cls = get_model_class(args.model)
+    data = types.SimpleNamespace(shape=tuple(meta["data"]["shape"]), num_classes=meta["data"]["num_classes"])
+    cfg = make_config(cls.config_class, {**data_defaults(cls.config_class, data, options), **options})
+    rebuilt = json.loads(json.dumps({"model": args.model, **dataclasses.asdict(cfg)}))
+    assert {k: rebuilt[k] for k in meta["model"]} == meta["model"]  # fields added since take their defaults
+    defaults = dataclasses.asdict(cls.config_class())
+    assert all(rebuilt[k] == json.loads(json.dumps(defaults[k])) for k in set(rebuilt) - set(meta["model"]))
+
+
+def test_export_run_writes_an_asset_that_loads_back(tmp_path):
+    from tiny_models import TinyAE  # noqa: F401  (registers tiny_test_ae by discovery)
+
+    from aip.cli.main import main
+    from aip.io.assets import list_assets, load_asset
+    from aip.train.run import load_run
+    from aip.train.shipped import export_run
+
+    run = tmp_path / "run"
+    assert main(["train", "tiny_test_ae", "--data", "digits8", "--out", str(run), "--steps", "3",
+                 "--batch-size", "16", "--seed", "1", "--log-every", "1", "--quiet", "--hidden", "8"]) == 0
+    out = export_run(run, "tiny", root=tmp_path / "w")
+    assert out == tmp_path / "w" / "gen_tiny_digits8.safetensors" and list_assets(root=tmp_path / "w") == [
+        "gen_tiny_digits8"]
+    stored, meta = load_asset("gen_tiny_digits8", root=tmp_path / "w")
+    model, run_meta = load_run(run)
+    params = {k for k, _ in model.named_parameters()}
+    for k, v in model.state_dict().items():
+        assert torch.equal(stored[k], v.half() if k in params else v), k
+    assert meta["name"] == "tiny" and meta["dataset"] == "digits8" and meta["step"] == 3
+    assert meta["model"] == run_meta["model"] and meta["train"]["steps"] == 3 and meta["wall_seconds"] > 0
+    assert meta["params"] == sum(p.numel() for p in model.parameters())
+    with pytest.raises(FileExistsError, match="gen_tiny_digits8.safetensors"):
+        export_run(run, "tiny", root=tmp_path / "w")
+    from aip.train.shipped import main as export_main
+
+    assert export_main([str(run), "tiny", "--root", str(tmp_path / "w"), "--force"]) == 0
+    assert torch.equal(load_asset("gen_tiny_digits8", root=tmp_path / "w")[0]["dec.bias"], stored["dec.bias"])

@@ -117,7 +117,8 @@ def save_shipped(model: GenerativeModel, asset: str, meta: dict[str, Any], *, ro
 def export_run(run_dir: str | Path, name: str, *, root: str | Path | None = None, force: bool = False) -> Path:
     """Export the EMA weights of a finished ``aip train`` run as the shipped model ``name``
     (asset ``gen_<name>_<dataset>``). The record holds the run's configs, step and seconds; the evaluation
-    figures are measured separately (``aip evaluate``) and added to the JSON by whoever ships it."""
+    figures are measured separately (``aip evaluate``) and added to the JSON by whoever ships it;
+    ``wall_seconds`` is the time of the last line of the run's ``log.jsonl`` (None without one)."""
     import json
 
     from aip.models.unet import count_parameters
@@ -169,13 +170,15 @@ def sample_shipped_grids(out_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m aip.train.shipped RUN NAME [--force]``: :func:`export_run` from the command line."""
+    """``python -m aip.train.shipped RUN NAME [--root DIR] [--force]``: :func:`export_run` from the command
+    line; prints the written ``.safetensors`` path."""
     ap = argparse.ArgumentParser(prog="python -m aip.train.shipped", description=export_run.__doc__)
     ap.add_argument("run", help="run directory written by aip train")
     ap.add_argument("name", help="shipped name, e.g. ddpm")
+    ap.add_argument("--root", default=None, help="folder of the asset (default: the package's weights folder)")
     ap.add_argument("--force", action="store_true", help="replace the shipped files")
     args = ap.parse_args(argv)
-    print(export_run(args.run, args.name, force=args.force))
+    print(export_run(args.run, args.name, root=args.root, force=args.force))
     return 0
 
 
