@@ -8,8 +8,9 @@ from tiny_models import TinyAE, TinyConfig
 
 from aip.data import load_dataset
 from aip.io import write_image
+from aip.io.assets import asset_path
 from aip.metrics import classifier_score, fid_from_features
-from aip.models.lenet import WEIGHTS_DIR, LeNet, LeNetConfig, load_lenet, shipped_lenets
+from aip.models.lenet import LeNet, LeNetConfig, load_lenet, shipped_lenets
 from aip.train.evaluate import evaluate_model, nll_metrics, sample_metrics
 
 
@@ -32,9 +33,9 @@ def test_shipped_lenets_classify_their_test_split(name, floor):
     te = load_dataset(name, "test")
     te = te if len(te) <= 3000 else type(te)(te.images[:3000], te.labels[:3000])
     acc = (net.predict(te.images) == te.labels).float().mean().item()
-    meta = json.loads((WEIGHTS_DIR / f"lenet_{name}.json").read_text())
+    meta = json.loads(asset_path(f"lenet_{name}", ".json").read_text())
     assert acc >= floor and acc >= meta["test_accuracy"] - 0.02
-    size = (WEIGHTS_DIR / f"lenet_{name}.safetensors").stat().st_size
+    size = asset_path(f"lenet_{name}").stat().st_size
     assert size < 1_000_000  # small enough to ship
 
 
