@@ -119,3 +119,30 @@ def test_evaluate_restoration_run_matches_the_logged_evaluation(photo_folder, tm
               progress=False)
     with pytest.raises(TypeError, match="expected a restoration run"):
         evaluate_restoration_run(tmp_path / "g")
+
+
+def test_super_resolution_data_follow_the_model_scale(photo_folder, tmp_path):
+    import torch.nn.functional as F
+
+    from aip.data import RandomBlur, make_degradation
+    from aip.degrade import Downsample
+
+    # bicubic decimation by the model's scale, crops a multiple of it, whole held-out images cut to one
+    cfg = _cfg(photo_folder, noise="", crop=12)
+    train = restoration_data(cfg, "train", scale=3)
+    b = train.batch([0, 1], rng=0)
+    assert b["x"].shape == (2, 1, 12, 12) and b["y"].shape == (2, 1, 4, 4)
+    assert torch.allclose(b["y"], Downsample(3, "bicubic", mode="reflect").A(b["x"]))
+    held = restoration_data(_cfg(photo_folder, noise="", crop=0), "test", scale=3)
+    hb = held.batch([0], augment=False)
+    assert hb["x"].shape == (1, 1, 15, 15) and hb["y"].shape == (1, 1, 5, 5)
+    with pytest.raises(ValueError, match="crop: expected a multiple of the model's scale 3"):
+        restoration_data(_cfg(photo_folder, crop=10), "train", scale=3)
+    # random blur then decimation: y = (k * x)[::s, ::s] with the batch's kernel
+    rb = make_degradation("gaussian:1", "gaussian:0.5-1.5:7", scale=2)
+    assert isinstance(rb, RandomBlur) and rb.scale == 2
+    phys = rb(torch.Generator().manual_seed(0))
+    x = torch.rand(1, 1, 8, 8)
+    assert phys.A(x).shape == (1, 1, 4, 4)
+    assert torch.allclose(make_degradation(None, "box:2", scale=2).A(x), F.avg_pool2d(x, 2), atol=1e-6)
+    assert make_degradation(None, None, scale=2).noise is None  # plain bicubic SR needs no other degradation

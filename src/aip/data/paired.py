@@ -419,6 +419,9 @@ class RandomBlur:
         Passed to :class:`~aip.degrade.Physics` (e.g. ``GaussianNoise((0.0, 0.05))``).
     mode : str
         The :class:`~aip.degrade.Blur` boundary mode.
+    scale : int
+        Decimation after the blur (``y = (k * x)[::s, ::s]`` through :class:`~aip.degrade.Downsample` with
+        the random kernel): blind super-resolution data; 1 for none.
 
     Examples
     --------
@@ -429,7 +432,7 @@ class RandomBlur:
     """
 
     def __init__(self, kind: str = "gaussian", *, size: int = 15, width: tuple[float, float] = (0.5, 3.0),
-                 intensity: float = 0.5, noise: Any = None, mode: str = "reflect") -> None:
+                 intensity: float = 0.5, noise: Any = None, mode: str = "reflect", scale: int = 1) -> None:
         from aip._shared.validate import check_choice, check_positive
 
         self.kind = check_choice(kind, "kind", ("gaussian", "motion"))
@@ -440,6 +443,7 @@ class RandomBlur:
         self.intensity = check_positive(intensity, "intensity", allow_zero=True)
         self.noise = noise
         self.mode = mode
+        self.scale = check_int(scale, "scale", low=1)
 
     def kernel(self, rng: torch.Generator | None) -> np.ndarray:
         from aip.degrade import gaussian, random_motion
@@ -452,15 +456,18 @@ class RandomBlur:
         return random_motion(self.size, rng=seed, intensity=self.intensity)
 
     def __call__(self, rng: torch.Generator | None = None) -> Any:
-        from aip.degrade import Blur, Physics
+        from aip.degrade import Blur, Downsample, Physics
 
-        return Physics(Blur(self.kernel(rng), mode=self.mode), self.noise)
+        k = self.kernel(rng)
+        op = Blur(k, mode=self.mode) if self.scale == 1 else Downsample(self.scale, k, mode=self.mode)
+        return Physics(op, self.noise)
 
     def __repr__(self) -> str:
-        return f"RandomBlur({self.kind!r}, size={self.size}, width={self.width}, noise={self.noise!r})"
+        tail = f", scale={self.scale}" if self.scale > 1 else ""
+        return f"RandomBlur({self.kind!r}, size={self.size}, width={self.width}, noise={self.noise!r}{tail})"
 
 
-def make_degradation(noise: Any = None, blur: str | None = None, *, noise_scale: float = 1.0,
+def make_degradation(noise: Any = None, blur: str | None = None, *, scale: int = 1, noise_scale: float = 1.0,
                      mode: str = "reflect") -> Any:
     """The ``physics`` argument of :class:`Degraded` from spec strings (what ``aip train`` passes).
 
@@ -474,6 +481,9 @@ def make_degradation(noise: Any = None, blur: str | None = None, *, noise_scale:
         ``gaussian:LOW-HIGH[:SIZE]`` (a Gaussian of random width per batch), ``random_motion[:SIZE]`` (a new
         camera-shake kernel per batch), or any fixed :func:`aip.degrade.make_kernel` spec
         (``gaussian:1.6``, ``motion:9:30``, ``box:5``, a PSF file).
+    scale : int
+        Super-resolution data: decimation by ``scale`` after the blur (:class:`~aip.degrade.Downsample`;
+        the bicubic kernel of ``imresize`` when no blur is given), then the noise.
     noise_scale : float
     mode : str
         The blur's boundary mode.
@@ -492,13 +502,14 @@ def make_degradation(noise: Any = None, blur: str | None = None, *, noise_scale:
     """
     import math
 
-    from aip.degrade import Blur, Physics, make_kernel, make_noise
+    from aip.degrade import Blur, Downsample, Physics, make_kernel, make_noise
 
-    if not noise and not blur:
+    s = check_int(scale, "scale", low=1)
+    if not noise and not blur and s == 1:
         raise ValueError("noise/blur: expected at least one degradation (e.g. noise='gaussian:0-50'), got neither")
     nm = make_noise(noise, scale=noise_scale) if noise else None
     if not blur:
-        return Physics(None, nm)
+        return Physics(Downsample(s, "bicubic", mode=mode) if s > 1 else None, nm)
     if not isinstance(blur, str):
         raise TypeError(f"blur: expected a spec string such as 'gaussian:0.5-2.5' or 'random_motion', got "
                         f"{describe(blur)}")
@@ -511,11 +522,12 @@ def make_degradation(noise: Any = None, blur: str | None = None, *, noise_scale:
             size = int(args[1]) if len(args) > 1 else 2 * math.ceil(3 * hi) + 1
         except ValueError:
             raise ValueError(f"blur: could not read {blur!r}; expected gaussian:LOW-HIGH[:SIZE]") from None
-        return RandomBlur("gaussian", size=size, width=(lo, hi), noise=nm, mode=mode)
+        return RandomBlur("gaussian", size=size, width=(lo, hi), noise=nm, mode=mode, scale=s)
     if name == "random_motion":
         try:
             size = int(args[0]) if args else 17
         except ValueError:
             raise ValueError(f"blur: could not read {blur!r}; expected random_motion[:SIZE]") from None
-        return RandomBlur("motion", size=size, noise=nm, mode=mode)
-    return Physics(Blur(make_kernel(blur), mode=mode), nm)
+        return RandomBlur("motion", size=size, noise=nm, mode=mode, scale=s)
+    k = make_kernel(blur)
+    return Physics(Blur(k, mode=mode) if s == 1 else Downsample(s, k, mode=mode), nm)

@@ -68,7 +68,7 @@ def _data_info(ds: ImageDataset | BatchDataset, config: TrainConfig) -> dict[str
             "n_train": len(ds)}
 
 
-def restoration_data(config: TrainConfig, split: str = "train") -> BatchDataset | None:
+def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 1) -> BatchDataset | None:
     """The :class:`~aip.data.Degraded` data of a restoration run: ``config.data`` degraded on the fly.
 
     Parameters
@@ -80,6 +80,10 @@ def restoration_data(config: TrainConfig, split: str = "train") -> BatchDataset 
         the random crop size (0: whole images); ``eval_images``: how many held-out images.
     split : {"train", "test"}
         ``"test"`` gives the held-out set (its first ``eval_images`` images), None if there is none.
+    scale : int
+        Super-resolution data (the model config's ``scale``): the observation is decimated by ``scale``
+        (:func:`aip.data.make_degradation`); crops, or whole held-out images without ``crop``, are cut to a
+        multiple of ``scale``.
 
     Returns
     -------
@@ -96,8 +100,10 @@ def restoration_data(config: TrainConfig, split: str = "train") -> BatchDataset 
     from aip.data.paired import Degraded, make_degradation
 
     check_choice(split, "split", ("train", "test"))
-    physics = make_degradation(config.noise or None, config.blur or None, noise_scale=255.0)
+    physics = make_degradation(config.noise or None, config.blur or None, scale=scale, noise_scale=255.0)
     crop = config.crop or None
+    if crop is not None and crop % scale:
+        raise ValueError(f"crop: expected a multiple of the model's scale {scale}, got {crop}")
     source: Any
     if config.data in BUILTIN:
         images = load_dataset(config.data, split).images
@@ -118,7 +124,11 @@ def restoration_data(config: TrainConfig, split: str = "train") -> BatchDataset 
             suffixes = {s.lower() for s in IMAGE_SUFFIXES}
             files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             source = [read_image(p) for p in files[:config.eval_images]]
-    return Degraded(source, physics, crop=crop)
+    data = Degraded(source, physics, crop=crop)
+    if scale > 1 and crop is None:  # whole images (all of one size): cut to a multiple of scale
+        h, w = data.clean.min_size
+        data.crop = (h - h % scale, w - w % scale)
+    return data
 
 
 def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
@@ -168,8 +178,9 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
     config.model = name
     cls = get_model_class(name)
     if issubclass(cls, RestorationModel):
-        dataset: ImageDataset | BatchDataset = restoration_data(config, "train")
-        eval_data = restoration_data(config, "test")
+        scale = int(getattr(make_config(cls.config_class, options, what=name), "scale", 1) or 1)
+        dataset: ImageDataset | BatchDataset = restoration_data(config, "train", scale=scale)
+        eval_data = restoration_data(config, "test", scale=scale)
     else:
         dataset, eval_data = load_dataset(config.data, "train"), None
     device = D.local_device(torch.device(config.device) if config.device != "auto" else
@@ -234,7 +245,7 @@ def evaluate_restoration_run(run_dir: str | os.PathLike, *, seed: int | None = N
         raise TypeError(f"run_dir: expected a restoration run, got a {meta['model']['model']!r} "
                          f"({getattr(model, 'task', '') or type(model).__name__}) run")
     config = TrainConfig.from_dict(meta["train"])
-    held = restoration_data(config, "test")
+    held = restoration_data(config, "test", scale=int(getattr(model.config, "scale", 1) or 1))
     if held is None:
         raise ValueError(f"data: expected a held-out set for {config.data!r} (a built-in dataset or a folder with "
                          f"a test/ sub-folder), got none")
