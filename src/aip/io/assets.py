@@ -80,9 +80,6 @@ class MissingAssetError(FileNotFoundError):
         how = f"rebuild it with: {command}" if command else "no command is known to rebuild it"
         super().__init__(f"asset {name!r}: expected {self.path}, which is missing; {how}")
 
-    def __str__(self) -> str:  # FileNotFoundError's own str() would ignore the message above
-        return str(self.args[0])
-
 
 def weights_dir() -> Path:
     """The folder of the shipped assets, ``aip/data/weights`` inside the installed package."""
@@ -119,11 +116,11 @@ def list_assets(prefix: str = "", *, root: str | os.PathLike | None = None) -> l
     folder = _root(root)
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob(f"{glob_escape(prefix)}*.safetensors")
+    return sorted(p.stem for p in folder.glob(f"{_glob_escape(prefix)}*.safetensors")
                   if p.stem.startswith(prefix) and p.with_suffix(".json").is_file())
 
 
-def glob_escape(text: str) -> str:
+def _glob_escape(text: str) -> str:
     """``text`` with the glob wildcards ``*?[`` quoted."""
     return re.sub(r"([*?[])", r"[\1]", text)
 
