@@ -1,0 +1,178 @@
+"""Learned restoration on numpy images: the front doors ``aip.restore.denoise(..., "ffdnet")`` and friends
+call these, with weights shipped in the package (:mod:`aip.io.assets`, assets ``restore_<name>``).
+
+Each function takes a float image in [0, 1], (H, W) or (H, W, C) with ``channel_axis``, like the classical
+methods; colour images go to a colour network when one is shipped, else channel by channel. Large images
+are tiled with overlap (:func:`~aip.models.restorers.apply_tiled`), so memory stays bounded and the result
+equals the untiled one. A missing weight file raises :class:`~aip.io.assets.MissingAssetError`, whose
+message names the command that trains it.
+
+Example
+-------
+>>> from aip.models.learned import shipped_restorers
+>>> isinstance(shipped_restorers(), dict)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from aip._shared.validate import as_channel_image, check_positive
+from aip.models.base import RestorationModel
+
+__all__ = [
+    "deblur_learned",
+    "denoise_learned",
+    "inpaint_learned",
+    "load_restorer",
+    "restorer_from_state",
+    "shipped_restorers",
+    "upscale_learned",
+]
+
+PREFIX = "restore_"
+
+_CACHE: dict[tuple[str, str], RestorationModel] = {}
+
+
+def shipped_restorers() -> dict[str, dict[str, Any]]:
+    """Asset name -> its model config, for every shipped learned restorer (``restore_*`` assets)."""
+    from aip.io.assets import list_assets, load_asset_meta
+
+    return {name: load_asset_meta(name).get("model", {}) for name in list_assets(PREFIX)}
+
+
+def restorer_from_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> RestorationModel:
+    """Build the model a config dict names (``{"model": "ffdnet", ...fields}``) and load ``state`` into it
+    (tensors cast to the model's own dtypes); eval mode."""
+    from aip.models.registry import build_model
+
+    cfg = dict(config)
+    name = cfg.pop("model", None)
+    if name is None:
+        raise ValueError(f"config: expected a 'model' key naming the network, got keys {sorted(cfg)}")
+    model = build_model(name, **cfg)
+    own = model.state_dict()
+    if set(own) != set(state):
+        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        raise ValueError(f"{name}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return model.eval()
+
+
+def load_restorer(asset: str, *, device: Any = None) -> RestorationModel:
+    """The shipped restorer ``asset`` (e.g. ``"restore_ffdnet_gray"``), cached, in eval mode on ``device``."""
+    from aip._shared.torch_bridge import resolve_device
+    from aip.io.assets import load_asset
+
+    dev = resolve_device(device)
+    key = (asset, str(dev))
+    if key not in _CACHE:
+        tensors, meta = load_asset(asset)
+        _CACHE[key] = restorer_from_state(meta["model"], tensors).to(dev)
+    return _CACHE[key]
+
+
+def _pick(task: str, model: str, channels: int, scale: int | None = None) -> tuple[str, bool]:
+    """The asset for ``model`` on images of ``channels`` channels: (name, whether it takes them all at once).
+
+    Prefers a colour network for colour images, else the gray one applied per channel."""
+    tag = f"_x{scale}" if scale else ""
+    names = ([f"{PREFIX}{model}{tag}_rgb"] if channels == 3 else []) + [f"{PREFIX}{model}{tag}_gray"]
+    from aip.io.assets import MissingAssetError, load_asset_meta
+
+    for name in names:
+        try:
+            load_asset_meta(name)
+            return name, name.endswith("_rgb")
+        except MissingAssetError:
+            continue
+    load_asset_meta(names[-1])  # raises the one-line error naming the command that trains it
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run(img: np.ndarray, channel_axis: int | None, fn, *, whole: bool) -> np.ndarray:
+    """Apply ``fn`` ((1, C, H, W) tensor -> tensor) to a numpy image, whole or one channel at a time."""
+    if img.ndim == 2:
+        t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+        return fn(t)[0, 0].numpy()
+    hwc = np.moveaxis(img, channel_axis, -1)
+    chw = torch.from_numpy(np.ascontiguousarray(np.moveaxis(hwc, -1, 0), dtype=np.float32))
+    if whole:
+        out = fn(chw[None])[0]
+    else:
+        out = torch.cat([fn(c[None, None])[0] for c in chw])
+    return np.moveaxis(np.moveaxis(out.numpy(), 0, -1), -1, channel_axis)
+
+
+def _apply(model: RestorationModel, t: torch.Tensor, *, tile: int, scale: int = 1, **kw: Any) -> torch.Tensor:
+    from aip.models.restorers import apply_tiled
+
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        out = apply_tiled(lambda p: model.restore(p.to(dev), **kw).cpu(), t, tile=tile, overlap=32, scale=scale)
+    return out.clamp(0.0, 1.0)
+
+
+def denoise_learned(image: Any, sigma: float, *, model: str = "ffdnet", channel_axis: int | None = None,
+                    tile: int = 512, device: Any = None) -> np.ndarray:
+    """Denoise with a shipped network (``model``: "ffdnet" or "dncnn"); ``sigma`` on the image's scale.
+
+    References
+    ----------
+    K. Zhang, W. Zuo and L. Zhang, "FFDNet: toward a fast and flexible solution for CNN-based image
+    denoising", IEEE TIP 27(9), 2018.
+    """
+    img = as_channel_image(image, channel_axis)
+    s = check_positive(sigma, "sigma")
+    c = 1 if img.ndim == 2 else img.shape[channel_axis]
+    name, whole = _pick("denoise", model, c)
+    net = load_restorer(name, device=device)
+    return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile, sigma=s), whole=whole)
+
+
+def upscale_learned(image: Any, scale: int, *, model: str = "espcn", channel_axis: int | None = None,
+                    tile: int = 256, device: Any = None) -> np.ndarray:
+    """Super-resolve by ``scale`` with a shipped network (``model``: "espcn", "vdsr", "srcnn", "srresnet",
+    "srgan"), trained on the bicubic degradation at that scale."""
+    img = as_channel_image(image, channel_axis)
+    c = 1 if img.ndim == 2 else img.shape[channel_axis]
+    name, whole = _pick("upscale", model, c, scale=int(scale))
+    net = load_restorer(name, device=device)
+    return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile, scale=int(scale)), whole=whole)
+
+
+def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, model: str = "msdeblur",
+                   channel_axis: int | None = None, tile: int = 512, device: Any = None) -> np.ndarray:
+    """Blind deblurring with the shipped multi-scale CNN: the PSF and sigma are not used (it estimates the
+    sharp image from the blurred one alone)."""
+    img = as_channel_image(image, channel_axis)
+    c = 1 if img.ndim == 2 else img.shape[channel_axis]
+    name, whole = _pick("deblur", model, c)
+    net = load_restorer(name, device=device)
+    return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile), whole=whole)
+
+
+def inpaint_learned(image: Any, mask: Any, *, model: str = "context_encoder", channel_axis: int | None = None,
+                    device: Any = None) -> np.ndarray:
+    """Fill the pixels where ``mask`` is True with the shipped context encoder (whole image, no tiling:
+    a hole needs its whole context)."""
+    from aip._shared.validate import as_mask
+
+    img = as_channel_image(image, channel_axis)
+    h, w = img.shape[:2] if img.ndim == 2 or channel_axis in (-1, 2) else img.shape[-2:]
+    m = torch.from_numpy(as_mask(mask, (h, w)))
+    c = 1 if img.ndim == 2 else img.shape[channel_axis]
+    name, whole = _pick("inpaint", model, c)
+    net = load_restorer(name, device=device)
+    dev = next(net.parameters()).device
+
+    def fn(t):
+        with torch.no_grad():
+            return net.restore(t.to(dev), mask=m.to(dev)).cpu().clamp(0.0, 1.0)
+
+    return _run(img, channel_axis, fn, whole=whole)
