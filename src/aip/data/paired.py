@@ -492,6 +492,8 @@ def make_degradation(noise: Any = None, blur: str | None = None, *, scale: int =
     -------
     Physics or RandomBlur
         A fixed :class:`~aip.degrade.Physics`, or a :class:`RandomBlur` (a callable ``rng -> Physics``).
+        Nothing given is the identity (``y = x``), for models that degrade inside their loss (inpainting
+        with random holes).
 
     Examples
     --------
@@ -505,8 +507,6 @@ def make_degradation(noise: Any = None, blur: str | None = None, *, scale: int =
     from aip.degrade import Blur, Downsample, Physics, make_kernel, make_noise
 
     s = check_int(scale, "scale", low=1)
-    if not noise and not blur and s == 1:
-        raise ValueError("noise/blur: expected at least one degradation (e.g. noise='gaussian:0-50'), got neither")
     nm = make_noise(noise, scale=noise_scale) if noise else None
     if not blur:
         return Physics(Downsample(s, "bicubic", mode=mode) if s > 1 else None, nm)
