@@ -180,3 +180,29 @@ def test_training_loss_of_both_kinds_from_a_batch_dict():
                                                                    rel=1e-6)
     with pytest.raises(ValueError, match="expected an output shaped like x"):
         net.training_loss({**batch, "x": batch["x"][:, :, :4]})
+
+
+def test_restoration_metrics_are_per_image_psnr_ssim_on_fixed_draws_colour():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from aip.data import batch_generator
+
+    clean = smooth_images(5, 16, 2, channels=3)
+    data = Degraded(clean, Physics(noise=GaussianNoise(0.05)), flips=True)
+    net = TinyRestorer(TinyRestorerConfig(channels=3))  # the identity until trained
+    m = restoration_metrics(net, data, seed=1, batch_size=2)
+    ps, ss = [], []
+    for k, start in enumerate(range(0, 5, 2)):  # chunk k drawn from (seed, k), centre crops, no flips
+        b = data.batch(torch.arange(start, min(start + 2, 5)), rng=batch_generator(1, k), augment=False)
+        assert torch.equal(b["x"], clean[start:start + 2])
+        for i in range(b["x"].shape[0]):
+            ref = b["x"][i].permute(1, 2, 0).double().numpy()
+            est = b["y"][i].clamp(0, 1).permute(1, 2, 0).double().numpy()
+            ps.append(peak_signal_noise_ratio(ref, est, data_range=1.0))
+            ss.append(structural_similarity(ref, est, data_range=1.0, channel_axis=-1, gaussian_weights=True,
+                                            sigma=1.5, use_sample_covariance=False))
+    assert m["n"] == 5
+    assert m["psnr"] == pytest.approx(sum(ps) / 5, abs=1e-4) and m["psnr_input"] == pytest.approx(m["psnr"])
+    assert m["ssim"] == pytest.approx(sum(ss) / 5, abs=1e-4)
+    assert restoration_metrics(net, data, seed=1, batch_size=2) == m  # the same draws every time
+    assert restoration_metrics(net, data, seed=2, batch_size=2)["psnr"] != m["psnr"]
