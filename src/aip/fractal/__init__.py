@@ -2,9 +2,9 @@
 
 ``encode(image, quality=..., max_bytes=...) -> bytes`` and ``decode(data, scale=...) -> image``.
 Ranges are quadtree blocks, domains twice their size decimated by 2x2 means, with 8 isometries; the
-best domain per range is an arg-max of a matrix product (Saupe), computed in torch. Contrast and range
-mean are quantised and every field is range-coded (``constriction``). Colour images are coded as
-YCbCr with subsampled, coarser chroma.
+best domain per range is an arg-max of a matrix product (Saupe), computed with numpy's BLAS on the CPU
+(torch is not imported) and in torch on a GPU. Contrast and range mean are quantised and every field is
+range-coded (``constriction``). Colour images are coded as YCbCr with subsampled, coarser chroma.
 
 Example
 -------

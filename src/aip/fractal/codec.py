@@ -220,7 +220,8 @@ def encode(image, *, quality: float = 50, max_bytes: int | None = None, min_bloc
     min_block, max_block : int
         Range block sizes (powers of two, 2..64).
     device : str or torch.device, optional
-        Where the search runs (None: CPU, ``"auto"``: CUDA when present).
+        Where the search runs: None or ``"cpu"`` in numpy (torch is not imported), ``"auto"`` on CUDA
+        when present, ``"cuda"`` / ``"cuda:N"`` / a ``torch.device`` in torch.
     progress : bool
         Show a tqdm progress bar.
 

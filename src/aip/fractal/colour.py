@@ -34,11 +34,22 @@ def subsample(plane: np.ndarray, factor: int) -> np.ndarray:
 
 
 def upsample(plane: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling by ``factor`` (cell-centred, as the mean subsampling), cropped to ``shape``."""
+    """Bilinear upsampling by ``factor`` (cell-centred, as the mean subsampling), cropped to ``shape``.
+
+    The weights of ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``: output
+    ``i`` samples the source at ``max((i + 0.5) / factor - 0.5, 0)``, the last sample repeated at the edge.
+    """
+    plane = np.asarray(plane, dtype=np.float32)
     if factor == 1:
         return plane[: shape[0], : shape[1]]
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
-    up = torch.nn.functional.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)
-    return up[0, 0, : shape[0], : shape[1]].numpy()
+    out = plane
+    for axis in (0, 1):
+        n = plane.shape[axis]
+        src = np.maximum((np.arange(n * factor, dtype=np.float32) + 0.5) / np.float32(factor) - 0.5, 0)
+        i0 = src.astype(np.int64)
+        i1 = np.minimum(i0 + 1, n - 1)
+        lam = (src - i0).astype(np.float32)
+        a, b = np.take(out, i0, axis=axis), np.take(out, i1, axis=axis)
+        lam = lam[:, None] if axis == 0 else lam[None, :]
+        out = (1 - lam) * a + lam * b
+    return np.ascontiguousarray(out[: shape[0], : shape[1]], dtype=np.float32)

@@ -1,10 +1,12 @@
-"""Domain search as batched matrix products (Saupe's reformulation), in torch.
+"""Domain search as batched matrix products (Saupe's reformulation), in numpy or torch.
 
 For a range ``r`` and domain ``d`` (both ``n = b*b`` pixels) with centred copies ``r_c``, ``d_c`` the
 least-squares collage error over contrast ``s`` is ``|r_c|^2 - <r_c, d_c/|d_c|>^2``, so the best domain
 (over positions and the 8 isometries) maximises ``|<r_c, d_hat>|``: one row of ``R_c @ D_hat^T``.
 Ranges of one size are searched together, in chunks that bound the score matrix to ``chunk_elems``
-floats, on any torch device.
+floats. On the CPU (``device=None`` or ``"cpu"``) the products are numpy's BLAS GEMM and torch is not
+imported (it costs more to import than a 512x512 search takes); any other device (``"cuda"``,
+``"auto"``, a ``torch.device``) runs the same maths in torch.
 
 References
 ----------
@@ -31,11 +33,12 @@ class Pool:
     step: int
     dy: np.ndarray
     dx: np.ndarray
-    rows: object  # torch (M, n) float32, unit-norm centred domains, M = 8 * (non-flat domains)
+    rows: object  # torch (M, n) float32, unit-norm centred domains, M = 8 * (non-flat domains); numpy: None
     row_p: np.ndarray  # (M,) domain index of each row
     row_iso: np.ndarray  # (M,) isometry of each row
     row_norm: np.ndarray  # (M,) |d_c| of each row, decreasing
     norm: np.ndarray  # (P,) |d_c| per domain
+    rows_t: np.ndarray | None = None  # numpy backend: the rows as an (n, M) C-contiguous transpose (faster GEMM)
 
     @property
     def size(self) -> int:
@@ -59,13 +62,39 @@ def extract_blocks(img: np.ndarray, y: np.ndarray, x: np.ndarray, b: int) -> np.
 SEARCH_THREADS = 1
 
 
+def uses_numpy(device) -> bool:
+    """True where the search runs in numpy: no device, ``"cpu"``, or a CPU ``torch.device``."""
+    if device is None:
+        return True
+    if isinstance(device, str):
+        return device.strip().lower() == "cpu"
+    return getattr(device, "type", None) == "cpu" and getattr(device, "index", None) is None
+
+
+@contextmanager
+def _blas_threads():
+    """Single-threaded BLAS for the search GEMMs (threadpoolctl when installed; else as configured)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield 1
+        return
+    with threadpool_limits(limits=SEARCH_THREADS, user_api="blas"):
+        yield 1
+
+
 @contextmanager
 def _torch_threads(device):
     """On the CPU, run torch single-threaded and parallelise over chunks with Python threads instead.
 
     torch releases the GIL inside its kernels, and coarse chunks do not suffer the OpenMP barrier
     stalls that small intra-op parallel kernels hit on a loaded machine. Yields the worker count.
+    ``device="numpy"`` (the numpy backend) limits BLAS instead and never imports torch.
     """
+    if isinstance(device, str) and device == "numpy":
+        with _blas_threads() as workers:
+            yield workers
+        return
     import torch
 
     if device.type != "cpu":
@@ -88,14 +117,18 @@ class PlaneSearch:
 
     def __init__(self, plane: np.ndarray, *, step_div: int, max_domains: int, s_max: float,
                  device=None, band: float = 0.5, n_iso: int = 8, chunk_elems: int = 1 << 20) -> None:
-        from aip._shared.torch_bridge import resolve_device
-
         self.img = np.ascontiguousarray(plane, dtype=np.float32)
         self.hp, self.wp = plane.shape
         self.half = half_resolution(self.img)
         self.step_div = step_div
         self.max_domains = max_domains
-        self.device = resolve_device(device)
+        if uses_numpy(device):
+            self.device = "numpy"  # no torch import on the CPU path
+        else:
+            from aip._shared.torch_bridge import resolve_device
+
+            self.device = resolve_device(device)  # "auto" without CUDA: torch on the CPU
+        self.numpy = self.device == "numpy"
         self.chunk_elems = chunk_elems
         self.s_max = float(s_max)
         self.band = float(band)
@@ -105,8 +138,6 @@ class PlaneSearch:
 
     def pool(self, b: int) -> Pool:
         if b not in self._pools:
-            import torch
-
             step = domain_step(b, self.hp, self.wp, self.step_div, self.max_domains)
             dy, dx = domain_grid(b, self.hp, self.wp, step)
             blocks = extract_blocks(self.half, dy, dx, b).astype(np.float32)
@@ -114,16 +145,23 @@ class PlaneSearch:
             norm = np.sqrt((blocks.astype(np.float64) ** 2).sum(axis=(1, 2))).astype(np.float32)
             keep = np.nonzero(norm > 1e-6)[0]
             keep = keep[np.argsort(-norm[keep], kind="stable")]
-            unit = torch.from_numpy(blocks[keep] / norm[keep, None, None])
+            unit = blocks[keep] / norm[keep, None, None]
             del blocks
             ni = self.n_iso
-            rows = torch.empty((len(keep), ni, b * b), dtype=torch.float32)  # rows of one domain together
+            rows = np.empty((len(keep), ni, b * b), dtype=np.float32)  # rows of one domain together
             for k in range(ni):
                 rows[:, k] = isometry(unit, k).reshape(len(keep), b * b)
             del unit
-            rows = rows.reshape(-1, b * b).to(self.device)
+            rows = rows.reshape(-1, b * b)
+            rows_t = None
+            if self.numpy:
+                rows_t, rows = np.ascontiguousarray(rows.T), None
+            else:
+                import torch
+
+                rows = torch.from_numpy(rows).to(self.device)
             self._pools[b] = Pool(b, step, dy, dx, rows, np.repeat(keep, ni), np.tile(np.arange(ni), len(keep)),
-                                  np.repeat(norm[keep], ni), norm)
+                                  np.repeat(norm[keep], ni), norm, rows_t)
         return self._pools[b]
 
     def search(self, b: int, y: np.ndarray, x: np.ndarray, progress=None) -> dict[str, np.ndarray]:
@@ -133,8 +171,6 @@ class PlaneSearch:
         with ``a = |<r_c, d_hat>|`` and ``t = s_max |d_c|`` the error drop is ``a^2 - max(a - t, 0)^2``.
         Rows are sorted by ``t``; rows with ``t < band * |r_c|`` are skipped (they cannot win by much).
         """
-        import torch
-
         gh, gw = -(-self.hp // b), -(-self.wp // b)
         cache = self._cache.get(b)
         if cache is None:
@@ -161,8 +197,14 @@ class PlaneSearch:
                 active = active[np.argsort(rss[active], kind="stable")]
                 rho = np.sqrt(rss[active])
                 t_sorted = self.s_max * pool.row_norm
-                t_t = torch.from_numpy(t_sorted).to(self.device)
-                rct = torch.from_numpy(rc[active]).to(self.device)
+                if self.numpy:
+                    t_t = t_sorted.astype(np.float32)
+                    rct = np.ascontiguousarray(rc[active])
+                else:
+                    import torch
+
+                    t_t = torch.from_numpy(t_sorted).to(self.device)
+                    rct = torch.from_numpy(rc[active]).to(self.device)
                 chunk = max(1, min(64, self.chunk_elems // m_all))
                 starts = list(range(0, len(active), chunk))
                 out = np.zeros(len(active), np.int64)
@@ -171,6 +213,16 @@ class PlaneSearch:
                     stop = min(start + chunk, len(active))
                     m = int(np.searchsorted(-t_sorted, -self.band * rho[start], side="right"))
                     m = max(m, min(8, m_all))
+                    if self.numpy:
+                        a = rct[start:stop] @ pool.rows_t[:, :m]
+                        np.abs(a, out=a)
+                        u = a - t_t[:m]
+                        np.maximum(u, 0, out=u)
+                        a *= a
+                        u *= u
+                        a -= u
+                        out[start:stop] = a.argmax(axis=1)
+                        return
                     a = (rct[start:stop] @ pool.rows[:m].T).abs_()
                     u = (a - t_t[:m]).clamp_(min=0)
                     g = a.mul_(a).sub_(u.mul_(u))
@@ -196,7 +248,12 @@ class PlaneSearch:
             dnorm = np.where(found, pool.norm[p] if pool.size else 0, 0).astype(np.float32)
             corr = np.zeros(n, np.float32)
             if found.any():
-                rows = pool.rows[torch.from_numpy(best[found])].cpu().numpy()
+                if self.numpy:
+                    rows = pool.rows_t[:, best[found]].T
+                else:
+                    import torch
+
+                    rows = pool.rows[torch.from_numpy(best[found])].cpu().numpy()
                 corr[found] = (rc[found] * rows).sum(axis=1)
             for key, val in (("mean", mean), ("rss", rss), ("p", p), ("iso", iso), ("corr", corr),
                              ("dnorm", dnorm)):
