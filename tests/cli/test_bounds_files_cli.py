@@ -126,3 +126,18 @@ def test_sigterm_exit_143_and_no_temp(tmp_path, capsys, monkeypatch):
     assert code == 143 and err == "aip: terminated (SIGTERM)\n"
     assert os.listdir(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) is before  # handler restored
+
+
+def test_fractal_decode_bad_inputs_name_the_file(tmp_path, capsys):
+    out = tmp_path / "o.png"
+    for src, words in ((tmp_path / "none.aipf", "none.aipf: no such file"),
+                       (tmp_path, "is a folder; expected an .aipf file")):
+        code, _, err = _run(capsys, "fractal", "decode", src, "-o", out)
+        _one_line_error(code, err)
+        assert words in err
+    bad = tmp_path / "bad.aipf"
+    bad.write_bytes(b"hello")
+    code, _, err = _run(capsys, "fractal", "decode", bad, "-o", out)
+    _one_line_error(code, err)
+    assert f"{bad}: not an .aipf file" in err
+    assert not out.exists()

@@ -130,14 +130,22 @@ def run_decode(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aip._shared.files import check_writable
-    from aip.fractal import decode, read_header
+    from aip.fractal import FractalFormatError, decode, read_header
     from aip.io import write_image
 
     check_writable(args.output, args.force)
-    data = Path(args.input).read_bytes()
-    header = read_header(data)
-    t0 = time.perf_counter()
-    out = decode(data, scale=args.scale, deblock=not args.no_deblock, max_iterations=args.max_iterations)
+    src = Path(args.input)
+    if src.is_dir():
+        raise IsADirectoryError(f"{src}: is a folder; expected an .aipf file")
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: no such file")
+    data = src.read_bytes()
+    try:
+        header = read_header(data)
+        t0 = time.perf_counter()
+        out = decode(data, scale=args.scale, deblock=not args.no_deblock, max_iterations=args.max_iterations)
+    except FractalFormatError as exc:
+        raise ValueError(f"{src}: {exc}") from None
     t_dec = time.perf_counter() - t0
     write_image(args.output, out, force=args.force)
     report(args, {"input": args.input, "output": args.output, "width": out.shape[1], "height": out.shape[0],
