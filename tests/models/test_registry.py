@@ -88,12 +88,14 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 16
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 20
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
         "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
-        "super-resolution": ["espcn", "srcnn", "vdsr"], "classifiers": ["lenet"]}
-    assert model_names("restoration") == ["dncnn", "espcn", "ffdnet", "srcnn", "vdsr"]
+        "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
+        "inpainting": ["context_encoder"], "classifiers": ["lenet"]}
+    assert model_names("restoration") == ["context_encoder", "dncnn", "espcn", "ffdnet", "msdeblur", "srcnn",
+                                          "srgan", "srresnet", "vdsr"]
     assert model_names("classifier") == ["lenet"]
     assert model_names(("generative", "restoration")) == sorted(set(MODELS) - {"lenet"})
     with pytest.raises(ValueError, match="kind: expected some of generative, restoration, classifier, got 'gan'"):
@@ -127,8 +129,9 @@ def test_restorers_of_the_table_restore_batches():
     for name in model_names("restoration"):
         spec = MODELS[name]
         model = build_model(name, depth=3, features=8) if name in ("dncnn", "ffdnet", "vdsr") else build_model(name)
+        kw = {"mask": torch.zeros(12, 12, dtype=torch.bool)} if spec.task == "inpaint" else {}
         with torch.no_grad():
-            out = model.restore(y, sigma=torch.full((2,), 0.1))
+            out = model.eval().restore(y, sigma=torch.full((2,), 0.1), **kw)
         scale = model.config.scale if spec.task == "upscale" else 1
         assert out.shape == (2, 1, 12 * scale, 12 * scale) and torch.isfinite(out).all(), name
 
