@@ -141,3 +141,16 @@ def test_fractal_decode_bad_inputs_name_the_file(tmp_path, capsys):
     _one_line_error(code, err)
     assert f"{bad}: not an .aipf file" in err
     assert not out.exists()
+
+
+def test_kernel_shape_matches_built_kernels():
+    from aip.degrade.kernels import MAX_KERNEL_SIDE, kernel_shape, make_kernel
+
+    for spec in ("gaussian:1.6", "gaussian:0.3", "gaussian:2:7", "box:5", "disk:0.4", "disk:3.2", "motion:9",
+                 "motion:9:30", "motion:12.5:45", "motion:0.5:90", "random_motion", "random_motion:9"):
+        assert kernel_shape(spec) == make_kernel(spec, rng=0).shape, spec
+    with pytest.raises(ValueError, match=f"at most {MAX_KERNEL_SIDE} pixels a side.*100000x100000"):
+        make_kernel("box:100000")
+    with pytest.raises(ValueError, match="at most 21x21 pixels .* 10x8 image"):
+        make_kernel("box:22", shape=(8, 10))
+    assert make_kernel("box:21", shape=(8, 10)).shape == (21, 21)

@@ -178,6 +178,11 @@ def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
 KERNELS = ("gaussian", "box", "disk", "motion", "random_motion")
 
 
+# Spec strings without an image to compare with are bounded by this side (4097^2 float64 = 134 MB; a
+# Gaussian of sigma 680). With the image's shape the bound is twice its larger side + 1.
+MAX_KERNEL_SIDE = 4097
+
+
 def kernel_shape(spec: Any) -> tuple[int, int] | None:
     """The (height, width) a spec string would give, computed without building the kernel.
 
@@ -235,7 +240,8 @@ def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None
 
     Spec strings: ``gaussian:SIGMA[:SIZE]``, ``box:SIZE``, ``disk:RADIUS``, ``motion:LENGTH[:ANGLE]``,
     ``random_motion[:SIZE]`` (seeded with ``rng``), or the path of a ``.npy`` / image file holding a PSF.
-    With ``shape`` (the image's (H, W)), specs are bounded by :func:`check_kernel_size` first.
+    With ``shape`` (the image's (H, W)), specs are bounded by :func:`check_kernel_size` first; without,
+    by :data:`MAX_KERNEL_SIDE` pixels a side (both checked on the spec, before allocating).
 
     Examples
     --------
@@ -246,6 +252,11 @@ def make_kernel(spec: str | np.ndarray, *, rng: int | np.random.Generator | None
         return check_psf(spec)
     if shape is not None:
         check_kernel_size(spec, shape)
+    else:
+        ks = kernel_shape(spec)
+        if ks is not None and max(ks) > MAX_KERNEL_SIDE:
+            raise ValueError(f"kernel: expected at most {MAX_KERNEL_SIDE} pixels a side, got {spec!r} = "
+                             f"{ks[1]}x{ks[0]}")
     name, _, rest = spec.partition(":")
     args = [a for a in rest.split(":") if a != ""] if rest else []
     try:
