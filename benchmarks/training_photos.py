@@ -1,7 +1,8 @@
 """Prepare the training photos of the learned restorers: the seven photos of Debian's
 ``plasma-workspace-wallpapers`` that are allowed for training (never the package's other photos, never the
-benchmark images), at half their 2560x1600 size, split into ``train`` (the left 80% of each photo) and
-``test`` (a 256x256 crop of the right 20%, the held-out set the runs are scored on).
+benchmark images), at half their 2560x1600 size, split into ``train`` (the left 80% of each photo, cut into
+non-overlapping 256x256 tiles, so a batch can hold many random crops of different places) and ``test``
+(a 256x256 crop of the right 20%, the held-out set the runs are scored on).
 
     python benchmarks/training_photos.py [--cache ~/.cache/aip-wallpapers]
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 PHOTOS = ("BytheWater", "ColorfulCups", "Grey", "OneStandsOut", "DarkestHour", "summer_1am", "Kite")
 PACKAGE = "plasma-workspace-wallpapers"
+TILE = 256
 
 
 def fetch(cache: Path) -> Path:
@@ -53,7 +55,10 @@ def prepare(cache: Path) -> dict[str, Path]:
         cut = int(w * 0.8)
         for kind, mode in (("gray", "L"), ("rgb", "RGB")):
             a = im.convert(mode)
-            a.crop((0, 0, cut, h)).save(out[kind] / "train" / f"{name}.png")
+            for top in range(0, h - TILE + 1, TILE):
+                for left in range(0, cut - TILE + 1, TILE):
+                    a.crop((left, top, left + TILE, top + TILE)).save(
+                        out[kind] / "train" / f"{name}_{top // TILE}_{left // TILE}.png")
             a.crop((cut, 200, cut + 256, 456)).save(out[kind] / "test" / f"{name}.png")
     return out
 
