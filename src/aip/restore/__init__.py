@@ -252,7 +252,7 @@ def _tiled(fn: Callable[..., np.ndarray], img: np.ndarray, tile: Any, overlap: A
                 return call(tiles[0])
         out = None
         wsum = None
-        # float32 sums for float32 images (half the memory of a 12-megapixel result; at most 4 terms)
+        # float32 sums for float32 images (half the memory of a 12-megapixel result; a few terms a pixel)
         acc = np.float32 if img.dtype == np.float32 else np.float64
         for sl, area in zip(tiles, areas):
             with bar.part(area * h * w / sum(areas)):
