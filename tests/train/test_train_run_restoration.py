@@ -147,3 +147,63 @@ def test_super_resolution_data_follow_the_model_scale(photo_folder, tmp_path):
     assert phys.A(x).shape == (1, 1, 4, 4)
     assert torch.allclose(make_degradation(None, "box:2", scale=2).A(x), F.avg_pool2d(x, 2), atol=1e-6)
     assert make_degradation(None, None, scale=2).noise is None  # plain bicubic SR needs no other degradation
+
+
+def test_export_restorer_writes_an_asset_learned_loads(photo_folder, tmp_path, monkeypatch):
+    from aip.io import assets
+    from aip.models import learned
+    from aip.train.shipped import export_restorer
+
+    run = tmp_path / "run"
+    train_run("ffdnet", run, config=_cfg(photo_folder, steps=4, eval_every=2), progress=False,
+              model_options={"depth": 3, "features": 8, "batch_norm": False})
+    root = tmp_path / "w"
+    out = export_restorer(run, "restore_ffdnet_gray", root=root)
+    assert out == root / "restore_ffdnet_gray.safetensors"
+    meta = assets.load_asset_meta("restore_ffdnet_gray", root=root)
+    assert meta["model"]["model"] == "ffdnet" and meta["step"] == 4 and meta["evaluation"]["step"] == 4
+    assert meta["evaluation"]["eval/psnr"] > 0 and meta["command"].startswith("python benchmarks/training_photos.py")
+    monkeypatch.setattr(assets, "weights_dir", lambda: root)
+    learned._CACHE.clear()
+    net = learned.load_restorer("restore_ffdnet_gray")
+    model, _ = load_run(run)
+    x = smooth_images(1, 16, 3)
+    with torch.no_grad():  # float16 parameters: equal to the run's EMA model to half precision
+        assert torch.allclose(net.restore(x, sigma=0.1), model.restore(x, sigma=0.1), atol=2e-3)
+    learned._CACHE.clear()
+    with pytest.raises(ValueError, match="restore_"):
+        export_restorer(run, "ffdnet_gray", root=root)
+    with pytest.raises(FileExistsError):
+        export_restorer(run, "restore_ffdnet_gray", root=root)
+
+
+@pytest.mark.parametrize("asset", ["restore_ffdnet_gray", "restore_espcn_x2_gray", "restore_espcn_x4_gray"])
+def test_restorer_rebuild_command_reproduces_the_shipped_configs(asset):
+    """The ``aip train`` half of a shipped restorer's ASSET_COMMANDS entry gives its recorded configs."""
+    import shlex
+    from pathlib import Path
+
+    from aip.cli.generate import _TRAIN_FLAGS, _train_keys_from, parse_key_values
+    from aip.cli.main import build_parser
+    from aip.io.assets import ASSET_COMMANDS, MissingAssetError, load_asset_meta
+    from aip.train.models import get_model_class, make_config
+
+    try:
+        meta = load_asset_meta(asset)
+    except MissingAssetError:
+        pytest.skip(f"{asset} is not shipped")
+    prep, train_cmd, export_cmd = ASSET_COMMANDS[asset].split(" && ")
+    assert prep == "python benchmarks/training_photos.py"
+    words = shlex.split(train_cmd)
+    args = build_parser().parse_args(words[2:])
+    assert export_cmd == f"python -m aip.train.shipped {args.out} {asset}"
+    options = parse_key_values(args.extra)
+    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    given.update(_train_keys_from(args.model, options))
+    train = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given).to_dict()
+    recorded = dict(meta["train"])
+    assert Path(train.pop("data")).expanduser().name == Path(recorded.pop("data")).name
+    assert {k: train[k] for k in recorded} == recorded
+    cls = get_model_class(args.model)
+    cfg = json.loads(json.dumps({"model": args.model, **make_config(cls.config_class, options).__dict__}))
+    assert cfg == meta["model"]

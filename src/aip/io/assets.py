@@ -60,6 +60,21 @@ ASSET_COMMANDS: dict[str, str] = {
         "OMP_NUM_THREADS=1 aip train cgan --data digits --steps 6000 --ema-decay 0.995 --seed 0 "
         "--checkpoint-every 250 --base-channels 32 --out runs/gen_cgan_digits"
         " && " + _EXPORT.format(run="runs/gen_cgan_digits", name="cgan")),
+    # learned restorers: trained on the allowed wallpaper photos (benchmarks/training_photos.py writes them)
+    "restore_ffdnet_gray": (
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train ffdnet "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 12000 --batch-size 32 --lr 1e-3 --warmup 200 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 --checkpoint-every 500 "
+        "--eval-every 1000 --crop 48 --noise gaussian:0-55 --depth 10 --features 48 --batch-norm false "
+        "--residual true --sigma-range 0,0.2157 --out runs/restore_ffdnet_gray"
+        " && " + _EXPORT.format(run="runs/restore_ffdnet_gray", name="restore_ffdnet_gray")),
+    **{f"restore_espcn_x{s}_gray": (
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train espcn "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 4000 --batch-size 32 --lr 1e-3 --warmup 200 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 --checkpoint-every 500 "
+        f"--eval-every 500 --crop 96 --scale {s} --out runs/restore_espcn_x{s}_gray"
+        " && " + _EXPORT.format(run=f"runs/restore_espcn_x{s}_gray", name=f"restore_espcn_x{s}_gray"))
+       for s in (2, 4)},
     "lenet_digits": "python benchmarks/train_lenet.py digits",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",
     "lenet_faces": "python benchmarks/train_lenet.py faces",

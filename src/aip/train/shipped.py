@@ -137,6 +137,36 @@ def export_run(run_dir: str | Path, name: str, *, root: str | Path | None = None
     return save_shipped(model, asset, record, root=root, force=force)
 
 
+def export_restorer(run_dir: str | Path, asset: str, *, root: str | Path | None = None,
+                    force: bool = False) -> Path:
+    """Export the EMA weights of a finished restoration run (``aip train ffdnet|espcn|...``) as the asset
+    ``asset`` (``restore_<model>[_xS]_{gray,rgb}``, what :mod:`aip.models.learned` loads). The record holds
+    the model config, the run's training config, step and seconds, the last held-out ``eval/*`` figures of
+    its ``log.jsonl`` and the command that retrains it (:data:`~aip.io.assets.ASSET_COMMANDS`)."""
+    import json
+
+    from aip.models.base import RestorationModel
+    from aip.models.unet import count_parameters
+    from aip.train.run import load_run
+
+    if not asset.startswith("restore_"):
+        raise ValueError(f"asset: expected a name starting with 'restore_' (e.g. restore_ffdnet_gray), got {asset!r}")
+    model, meta = load_run(run_dir, ema=True)
+    if not isinstance(model, RestorationModel):
+        raise TypeError(f"{run_dir}: expected a restoration run, got a {meta['model']['model']} run")
+    log = Path(run_dir) / "log.jsonl"
+    lines = [json.loads(t) for t in log.read_text().splitlines() if t.strip()] if log.is_file() else []
+    evals = [r for r in lines if any(k.startswith("eval/") for k in r)]
+    last = next((r for r in reversed(lines) if "seconds" in r), {})
+    record = {"name": asset, "train": meta["train"], "data": meta["data"], "step": meta["step"],
+              "wall_seconds": last.get("seconds"), "evaluation": evals[-1] if evals else {},
+              "weights": _WEIGHTS_NOTE, "params": count_parameters(model),
+              "command": ASSET_COMMANDS.get(asset, f"aip train {meta['model']['model']} (see 'train')")}
+    params = [k for k, _ in model.named_parameters()]
+    return save_asset(asset, model.state_dict(), {**record, "model": model.config_dict()}, half_params=params,
+                      root=root, force=force)
+
+
 def sample_shipped(name: str, per_class: int = GRID_PER_CLASS, *, seed: int = 0,
                    **sample_kwargs: Any) -> torch.Tensor:
     """``per_class`` samples of each class from shipped model ``name`` (class-major order: all 0s, then 1s...),
@@ -170,15 +200,17 @@ def sample_shipped_grids(out_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m aip.train.shipped RUN NAME [--root DIR] [--force]``: :func:`export_run` from the command
-    line; prints the written ``.safetensors`` path."""
+    """``python -m aip.train.shipped RUN NAME [--root DIR] [--force]``: :func:`export_run` (or
+    :func:`export_restorer` for a ``restore_*`` NAME) from the command line; prints the written path."""
     ap = argparse.ArgumentParser(prog="python -m aip.train.shipped", description=export_run.__doc__)
     ap.add_argument("run", help="run directory written by aip train")
-    ap.add_argument("name", help="shipped name, e.g. ddpm")
+    ap.add_argument("name", help="shipped name, e.g. ddpm (asset gen_ddpm_<dataset>), or a restorer asset "
+                                 "such as restore_ffdnet_gray")
     ap.add_argument("--root", default=None, help="folder of the asset (default: the package's weights folder)")
     ap.add_argument("--force", action="store_true", help="replace the shipped files")
     args = ap.parse_args(argv)
-    print(export_run(args.run, args.name, root=args.root, force=args.force))
+    export = export_restorer if args.name.startswith("restore_") else export_run
+    print(export(args.run, args.name, root=args.root, force=args.force))
     return 0
 
 
