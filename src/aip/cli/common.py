@@ -9,6 +9,31 @@ from collections.abc import Sequence
 from typing import Any
 
 
+class Parser(argparse.ArgumentParser):
+    """The parser of ``aip`` and its subcommands: a usage error is one line, ``aip: error: ...``, exit 2
+    (argparse prints the whole usage block first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"aip: error: {message} (see: {self.prog} --help)\n")
+
+
+def kebab_flags(argv: list[str]) -> list[str]:
+    """``--batch_size 8`` -> ``--batch-size 8``: every long flag is spelled with hyphens, and the underscore
+    spelling is accepted as an alias (up to an ``=``; values, ``--set k=v`` knobs and positionals unchanged)."""
+    out = []
+    for a in argv:
+        if a.startswith("--") and len(a) > 2:
+            name, eq, value = a.partition("=")
+            a = name.replace("_", "-") + eq + value
+        out.append(a)
+    return out
+
+
+def add_output_flag(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
+    """``-o/--out`` (``--output`` accepted too), stored as ``args.output``."""
+    parser.add_argument("-o", "--out", "--output", dest="output", metavar="OUT", required=required, help=what)
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print results as JSON (for scripts)")
 

@@ -10,6 +10,7 @@ from aip.cli.common import (
     add_force_flag,
     add_json_flag,
     add_max_pixels_flag,
+    add_output_flag,
     output_bit_depth,
     report,
 )
@@ -36,7 +37,7 @@ def register(sub) -> None:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="IN", help="image file or built-in sample name (camera, astronaut, ...)")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="degraded image (.png, .tif, .npy, ...)")
+    add_output_flag(p, "degraded image (.png, .tif, .npy, ...)")
     p.add_argument("--blur", metavar="SPEC", help="blur kernel, e.g. gaussian:1.6, box:9, motion:9:30")
     p.add_argument("--blur-mode", default="symmetric",
                    choices=["circular", "reflect", "symmetric", "replicate", "zero"],

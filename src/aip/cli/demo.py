@@ -21,7 +21,7 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="run the main job on built-in data and write results to a folder",
                        description="Fractal-compress built-in images at two qualities, decode them, and write "
                                    "before/after PNGs, a rate-distortion plot and a table to --out.")
-    p.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    p.add_argument("-o", "--out", default="demo-out", help="output folder (default: demo-out)")
     p.add_argument("--size", type=int, default=256, help="square size of the demo images (default 256)")
     p.add_argument("--no-rd", action="store_true", help="skip the rate-distortion sweep and plot")
     p.add_argument("--no-generative", action="store_true", help="skip sampling from shipped checkpoints")

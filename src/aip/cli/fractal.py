@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aip.cli.common import add_force_flag, add_json_flag, add_max_pixels_flag, report
+from aip.cli.common import add_force_flag, add_json_flag, add_max_pixels_flag, add_output_flag, report
 
 
 def register(sub) -> None:
@@ -16,7 +16,7 @@ def register(sub) -> None:
     e = fsub.add_parser("encode", help="compress an image to .aipf",
                         description="Compress an image file or a built-in sample (e.g. camera) to .aipf.")
     e.add_argument("input", help="image file, or a built-in sample name (camera, astronaut, coffee, ...)")
-    e.add_argument("-o", "--output", required=True, help="output .aipf file")
+    add_output_flag(e, "output .aipf file")
     g = e.add_mutually_exclusive_group()
     g.add_argument("--quality", type=float, default=50.0, help="0 (smallest) .. 100 (best); default 50")
     g.add_argument("--max-bytes", type=int, default=None, help="rate control: largest file size in bytes")
@@ -32,7 +32,7 @@ def register(sub) -> None:
     d = fsub.add_parser("decode", help="decode .aipf to an image",
                         description="Decode an .aipf file to PNG/TIFF/BMP/NPY, optionally at a larger scale.")
     d.add_argument("input", help=".aipf file")
-    d.add_argument("-o", "--output", required=True, help="output image (.png, .tif, .bmp, .npy)")
+    add_output_flag(d, "output image (.png, .tif, .bmp, .npy)")
     d.add_argument("--scale", type=float, default=1.0, help="output size factor (fractal zoom), e.g. 2")
     d.add_argument("--no-deblock", action="store_true", help="skip the deblocking postfilter")
     d.add_argument("--max-iterations", type=int, default=16, help="iteration cap")

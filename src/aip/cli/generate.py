@@ -14,16 +14,48 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aip.cli.common import add_force_flag, add_json_flag, report
+from aip.cli.common import Parser, add_force_flag, add_json_flag, add_output_flag, report
 
 
-class _KeyValueParser(argparse.ArgumentParser):
+class _KeyValueParser(Parser):
     """A sub-parser that keeps unknown ``--key value`` pairs in ``args.extra`` instead of failing."""
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         ns, rest = super().parse_known_args(args, namespace)
         ns.extra = list(getattr(ns, "extra", None) or []) + list(rest)
         return ns, []
+
+
+class _TrainHelp(argparse.Action):
+    """``aip train [MODEL] --help``: the trainer's flags, then MODEL's config keys with their defaults."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        model = getattr(namespace, "model", None)
+        if model:
+            print(f"\n{model_keys_help(model)}")
+        parser.exit()
+
+
+def model_keys_help(model: str) -> str:
+    """The ``--key value`` options of ``model``'s config, one per line with its default (its TrainConfig
+    keys too: ``--crop``, ``--noise``, ... for restorers)."""
+    import dataclasses
+
+    from aip.train.models import get_model_class
+
+    cls = get_model_class(model)
+    lines = [f"{model} options (--key value; defaults in brackets):"]
+    for f in dataclasses.fields(cls.config_class):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
+        lines.append(f"  --{f.name.replace('_', '-'):<24} [{default}]")
+    lines.append("trainer options besides the flags above: --crop, --noise, --blur, --eval-every, --eval-images, "
+                 "--ema-warmup, --keep-checkpoints, --sample-kwargs (see aip.train.TrainConfig)")
+    return "\n".join(lines)
 
 
 def parse_key_values(tokens: list[str]) -> dict[str, str]:
@@ -51,14 +83,16 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="train a model (VAE, GAN, diffusion, denoiser, super-resolution, ...)",
                        description="Train a model of the registry on a built-in dataset or a folder. Extra "
-                                   "--key value pairs set the model's config. Runs under torchrun for DDP.")
+                                   "--key value pairs set the model's config (aip train MODEL --help lists "
+                                   "them). Runs under torchrun for DDP.", add_help=False)
+    p.add_argument("-h", "--help", action=_TrainHelp, help="show this help (and MODEL's options) and exit")
     p.__class__ = _KeyValueParser  # keep unknown --key value pairs for the model config
     p.allow_abbrev = False  # a model key must never be taken for a prefix of a trainer flag
     p.add_argument("model", nargs="?", default=None,
                    help=f"model name: {', '.join(model_names(('generative', 'restoration')))}; "
                         "optional with --resume")
     p.add_argument("--data", default=None, help="built-in dataset (digits, digits8, faces, patches) or a folder")
-    p.add_argument("--out", required=True, help="run directory (config, log, samples, checkpoints)")
+    p.add_argument("-o", "--out", required=True, help="run directory (config, log, samples, checkpoints)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="optimiser steps")
     length.add_argument("--epochs", type=int, default=None, help="passes over the data")
@@ -85,7 +119,7 @@ def register(sub) -> None:
                        description="Sample from a run's EMA model and write one image grid.")
     s.add_argument("run", help="run directory written by aip train, or shipped:NAME (e.g. shipped:ddpm)")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("-o", "--output", required=True, help="output image (PNG grid)")
+    add_output_flag(s, "output image (PNG grid)")
     s.add_argument("--sampler", default=None, help="sampler of the model (e.g. ddpm, ddim, langevin)")
     s.add_argument("--steps", type=int, default=None, help="sampling steps (diffusion, Langevin)")
     s.add_argument("--eta", type=float, default=None, help="DDIM eta")
@@ -99,10 +133,11 @@ def register(sub) -> None:
     add_json_flag(s)
     s.set_defaults(func=run_sample)
 
-    e = sub.add_parser("evaluate", help="FID-LeNet, classifier score, class accuracy and NLL of a run",
+    e = sub.add_parser("evaluate", help="FID-LeNet, class accuracy and NLL of a generative run; PSNR/SSIM of a restorer",
                        description="Evaluate a run: FID-LeNet against the test split with the real-data "
                                    "floor, classifier score, class accuracy of conditional samples, NLL.")
-    e.add_argument("run", help="run directory written by aip train")
+    e.add_argument("run", help="run directory written by aip train, or shipped:NAME (shipped:ddpm, "
+                               "shipped:restore_ffdnet_gray)")
     e.add_argument("-n", type=int, default=1000, help="samples and real images per FID (default 1000)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--sampler", default=None)

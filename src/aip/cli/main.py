@@ -3,7 +3,8 @@
 Each module named in ``_COMMAND_MODULES`` defines ``register(subparsers)``, which adds one or more
 subcommands whose parsers set ``func`` (called with the parsed args, returning an exit code or None).
 Modules import heavy libraries inside their ``func`` only, so ``aip --help`` stays fast.
-User errors (ValueError, TypeError, missing or existing files) print one line and exit with code 2.
+User errors (ValueError, TypeError, missing or existing files) and usage errors print one line and exit
+with code 2. Long flags are spelled with hyphens; the underscore spelling is an alias (``--batch_size``).
 Ctrl-C exits with code 130 and SIGTERM (sent by ``timeout``, docker, batch schedulers) with 143, both
 after removing any temporary output file (SIGTERM is raised as :class:`Terminated`, a KeyboardInterrupt).
 """
@@ -41,9 +42,9 @@ def _install_sigterm():
 
 def build_parser() -> argparse.ArgumentParser:
     from aip import __version__
-    from aip.cli.common import add_max_pixels_flag
+    from aip.cli.common import Parser, add_max_pixels_flag
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="aip",
         description="aip: fractal image compression, image restoration and deep generative models.",
     )
@@ -62,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aip.cli.common import kebab_flags
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(kebab_flags(sys.argv[1:] if argv is None else list(argv)))
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2, one line printed): a code, as below
+        return int(exc.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aip.cli.common import add_force_flag, add_json_flag, report
+from aip.cli.common import add_force_flag, add_json_flag, add_output_flag, report
 
 _HELP = {
     "denoise": "remove Gaussian noise",
@@ -62,7 +62,7 @@ def register(sub) -> None:
                            description=f"{_HELP[task].capitalize()} with aip.restore.{task}.",
                            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("input", metavar="IN", help="image file or built-in sample name")
-        p.add_argument("-o", "--output", metavar="OUT", required=True, help="restored image (.png, .tif, .npy, ...)")
+        add_output_flag(p, "restored image (.png, .tif, .npy, ...)")
         p.add_argument("--method", metavar="M", choices=names, default=None,
                        help=f"one of {', '.join(names)} (default: {names[0]})")
         if task in ("denoise", "deblur"):
@@ -80,7 +80,7 @@ def register(sub) -> None:
             p.add_argument("--psf", required=True, metavar="PSF",
                            help="blur kernel: a .npy/image file or a spec such as gaussian:1.6, box:9, motion:9:30")
         if task == "upscale":
-            p.add_argument("--scale", type=int, default=2, help="integer factor >= 2 (default: 2)")
+            p.add_argument("--scale", type=int, default=2, help="integer factor from 2 to 16 (default: 2)")
         if task == "inpaint":
             p.add_argument("--mask", required=True, metavar="MASK",
                            help="mask image (white = missing) or .npy boolean array, same size as IN")
@@ -126,9 +126,27 @@ def parse_sigma(text: str) -> float | str:
         v = float(text)
     except ValueError:
         raise ValueError(f"--sigma: expected a number on the 0-255 scale or 'auto', got {text!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"--sigma: expected a number > 0, got {text!r}")
+    if not (0 < v <= 255 and math.isfinite(v)):
+        raise ValueError(f"--sigma: expected a number in (0, 255] (the 0-255 scale), got {text!r}")
     return v / 255.0
+
+
+def check_knobs(task: str, method: str, knobs: dict[str, Any]) -> None:
+    """One-line errors, before any work, for ``--set`` keys (and ``--device``) the method does not take."""
+    import inspect
+
+    import aip.restore as R
+
+    params = inspect.signature(R.get_method(task, method)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    fixed = {"image", "sigma", "psf", "scale", "mask", "channel_axis"}
+    names = [n for n, p in params.items() if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in knobs:
+        if key not in names:
+            flag = "--device" if key == "device" else f"--set {key}"
+            raise ValueError(f"{flag}: expected a knob of the {task} method {method!r} "
+                             f"({', '.join(names) or 'it takes none'}), got {key!r}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
     import aip.restore as R
     from aip._shared.files import check_writable
+    from aip._shared.validate import check_int
     from aip.io import load_image, write_image
 
     task = args.task
@@ -145,10 +164,13 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         knobs["device"] = args.device
     sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None
+    method = args.method or R.DEFAULTS[task]
+    check_knobs(task, method, knobs)
+    if task == "upscale":
+        check_int(args.scale, "--scale", low=2, high=R.MAX_SCALE)
     check_writable(args.output, args.force)
     img = load_image(args.input, gray=args.gray)
     ref = load_image(args.reference, gray=args.gray) if args.reference else None
-    method = args.method or R.DEFAULTS[task]
     knobs.setdefault("progress", not args.json)     # one bar over the whole image (tiles and rounds)
     result: dict[str, Any] = {"task": task, "method": method, "input": str(args.input),
                               "output": str(args.output), "input_shape": list(img.shape)}

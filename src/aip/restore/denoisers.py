@@ -18,7 +18,7 @@ import importlib
 from typing import Any
 
 from aip._shared.denoiser import ImageDenoiser
-from aip.restore._registry import DENOISE
+from aip.restore._registry import DENOISE, module_path
 
 __all__ = ["DENOISERS", "get_denoiser"]
 
@@ -31,6 +31,6 @@ def get_denoiser(name: str, **knobs: Any) -> ImageDenoiser:
     (e.g. ``get_denoiser("dct", weighted=False)``)."""
     if name not in DENOISE:
         raise ValueError(f"denoiser: expected one of {', '.join(DENOISE)}; got {name!r}")
-    mod, fn = DENOISE[name].split(":")
-    f = getattr(importlib.import_module(f"aip.restore.{mod}"), fn)
+    mod, fn = module_path(DENOISE[name])
+    f = getattr(importlib.import_module(mod), fn)
     return ImageDenoiser(f, name=name, **knobs)

@@ -143,10 +143,32 @@ def _evaluate_model(model, dataset, *, n, seed, feature_fn, sample_kwargs, nll_n
 def evaluate_run(run_dir: str | os.PathLike, *, n: int = 1000, seed: int = 0,
                  sample_kwargs: dict[str, Any] | None = None, device: str | None = None,
                  progress: bool = False) -> dict[str, Any]:
-    """:func:`evaluate_model` on a run directory's EMA model and training data (``progress``: one bar)."""
-    from aip.train.run import load_run
+    """:func:`evaluate_model` on a run directory's EMA model and training data (``progress``: one bar).
 
-    model, meta = load_run(run_dir, device=device)
+    ``run_dir`` may be ``shipped:NAME``, as for ``aip sample``: a shipped generative model (``shipped:ddpm``)
+    or a shipped restorer (``shipped:restore_ffdnet_gray``). Restoration models (runs or shipped) are scored
+    by PSNR/SSIM on the held-out set of their training config (:func:`aip.train.run.score_restorer`);
+    ``n`` and ``sample_kwargs`` apply to generative models only."""
+    from aip.models.base import RestorationModel
+    from aip.train.run import load_run, score_restorer
+
+    name = str(run_dir)
+    if name.startswith("shipped:"):
+        name = name[len("shipped:"):]
+        if name.startswith("restore_"):
+            from aip.io.assets import load_asset_meta
+            from aip.models.learned import load_restorer
+
+            model, meta = load_restorer(name, device=device), load_asset_meta(name)
+        else:
+            from aip.train.shipped import load_shipped_run
+
+            model, meta = load_shipped_run(name, device=device)
+    else:
+        model, meta = load_run(run_dir, device=device)
+    if isinstance(model, RestorationModel):
+        return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"],
+                **score_restorer(model, meta["train"], seed=None)}
     kw = {**meta["train"].get("sample_kwargs", {}), **(sample_kwargs or {})}
     res = evaluate_model(model, meta["train"]["data"], n=n, seed=seed, sample_kwargs=kw, progress=progress)
     return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"], **res}

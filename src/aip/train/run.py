@@ -238,16 +238,22 @@ def evaluate_restoration_run(run_dir: str | os.PathLike, *, seed: int | None = N
     >>> evaluate_restoration_run("runs/dncnn")  # doctest: +SKIP
     {'run': 'runs/dncnn', 'model': 'dncnn', 'step': 20000, 'psnr': 30.1, 'ssim': 0.86, 'n': 64, ...}
     """
-    from aip.train.evaluate import restoration_metrics
-
     model, meta = load_run(run_dir, device=device)
     if not isinstance(model, RestorationModel):
         raise TypeError(f"run_dir: expected a restoration run, got a {meta['model']['model']!r} "
                          f"({getattr(model, 'task', '') or type(model).__name__}) run")
-    config = TrainConfig.from_dict(meta["train"])
+    res = score_restorer(model, meta["train"], seed=seed)
+    return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"], **res}
+
+
+def score_restorer(model: RestorationModel, train: dict[str, Any], *, seed: int | None = None) -> dict[str, Any]:
+    """PSNR/SSIM of ``model`` on the held-out set of the training config ``train`` (a run's or a shipped
+    asset's ``"train"`` record): :func:`restoration_data` ``"test"`` split, the config's seed by default."""
+    from aip.train.evaluate import restoration_metrics
+
+    config = TrainConfig.from_dict(train)
     held = restoration_data(config, "test", scale=int(getattr(model.config, "scale", 1) or 1))
     if held is None:
         raise ValueError(f"data: expected a held-out set for {config.data!r} (a built-in dataset or a folder with "
                          f"a test/ sub-folder), got none")
-    res = restoration_metrics(model, held, seed=config.seed if seed is None else seed)
-    return {"run": str(run_dir), "model": meta["model"]["model"], "step": meta["step"], **res}
+    return restoration_metrics(model, held, seed=config.seed if seed is None else seed)
