@@ -104,7 +104,8 @@ def test_pnp_works_for_any_operator_and_scheme_and_batches_equal_single_images(o
     for i in range(3):
         one = solvers.pnp(y[i:i + 1], physics, _CountingBatch(), sigma=sigma, scheme=scheme, n_iter=8,
                           sigma_start=0.1, x0=start[i:i + 1])
-        torch.testing.assert_close(out[i:i + 1], one, atol=1e-9, rtol=0)
+        # to rounding (the FFT path of the symmetric blur batches its transforms; CG stops on a tolerance)
+        torch.testing.assert_close(out[i:i + 1], one, atol=1e-6, rtol=0)
 
 
 def test_pnp_errors():

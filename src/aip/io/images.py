@@ -58,8 +58,8 @@ def check_pixels(height: int, width: int, source: Any, max_pixels: int | None = 
     n = int(height) * int(width)
     if limit and n > limit:
         raise ValueError(
-            f"{source}: expected an image of at most {limit / 1e6:.4g} megapixels (--max-pixels, "
-            f"max_pixels=), got {width}x{height} = {n / 1e6:.4g} megapixels"
+            f"{source}: expected an image of at most {limit / 1e6:.4g} megapixels (raise the limit with "
+            f"--max-pixels N, 0 for none), got {width}x{height} = {n / 1e6:.4g} megapixels"
         )
 
 
