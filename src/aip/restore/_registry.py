@@ -45,7 +45,7 @@ UPSCALE = {
     "bicubic": "variational:upscale_bicubic",
     "sparse": "sparse:upscale_sparse",
     "tv": "variational:upscale_tv",
-    #ESPCN_PENDING
+    "espcn": "aip.models.learned:upscale_espcn",
 }
 
 INPAINT = {
