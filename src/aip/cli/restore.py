@@ -83,7 +83,8 @@ def register(sub) -> None:
             p.add_argument("--scale", type=int, default=2, help="integer factor from 2 to 16 (default: 2)")
         if task == "inpaint":
             p.add_argument("--mask", required=True, metavar="MASK",
-                           help="mask image (white = missing) or .npy boolean array, same size as IN")
+                           help="mask image (white = missing) or .npy boolean array, same size as IN, or a "
+                                "spec as for aip degrade (text, random:0.5, blocks:32:0.2, scribble:6; seed 0)")
         p.add_argument("--tile", type=int, default=None,
                        help="process in tiles of this size, 0 for the whole image at once (default: tiles "
                             "of 1024 when a side is longer; bounded memory for large images)")
@@ -195,9 +196,9 @@ def run(args: argparse.Namespace) -> int:
         out = R.upscale(img, args.scale, method, **tile, **knobs)
         result["scale"] = args.scale
     else:
-        from aip.degrade import load_mask
+        from aip.degrade import make_mask
 
-        mask = load_mask(args.mask, img.shape[:2])
+        mask = make_mask(args.mask, img.shape[:2], rng=0)  # a file, or a spec drawn with seed 0
         result["missing_fraction"] = float(mask.mean())
         out = R.inpaint(img, mask, method, **tile, **knobs)
     result["time_s"] = time.perf_counter() - t0
