@@ -194,3 +194,24 @@ def test_denoise_colour_flag(tmp_path, capsys):
     assert np.abs(outs["opponent"] - outs["rgb"]).max() > 1e-3
     # argparse rejects the choice in one line, exit code 2
     assert main(["denoise", str(tmp_path / "n.npy"), "-o", str(tmp_path / "e.npy"), "--colour", "lab"]) == 2
+
+
+def test_deblur_pnp_with_the_shipped_denoiser(tmp_path, capsys):
+    import aip.restore as R
+    from aip.degrade import make_kernel
+
+    x = load_sample("camera", size=48).astype(np.float32)
+    assert main(["degrade", "camera", "-o", str(tmp_path / "b.npy"), "--blur", "gaussian:1.2", "--noise",
+                 "gaussian:2.55", "--seed", "0", "--json"]) == 0
+    capsys.readouterr()
+    y = np.load(tmp_path / "b.npy")[:48, :48]
+    np.save(tmp_path / "y.npy", y)
+    assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--psf", "gaussian:1.2",
+                 "--sigma", "2.55", "--method", "pnp", "--denoiser", "ffdnet", "--set", "n_iter=3"]) == 0
+    ref = R.deblur(y, make_kernel("gaussian:1.2"), "pnp", sigma=0.01, denoiser="ffdnet", n_iter=3)
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), ref, atol=1e-5)
+    assert x.shape == y.shape
+    capsys.readouterr()
+    assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "p.npy"), "--psf", "gaussian:1.2",
+                 "--denoiser", "ffdnet"]) == 2
+    assert "--denoiser: expected --method pnp" in capsys.readouterr().err

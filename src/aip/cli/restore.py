@@ -85,6 +85,10 @@ def register(sub) -> None:
             p.add_argument("--mask", required=True, metavar="MASK",
                            help="mask image (white = missing) or .npy boolean array, same size as IN, or a "
                                 "spec as for aip degrade (text, random:0.5, blocks:32:0.2, scribble:6; seed 0)")
+        if task in ("deblur", "inpaint"):
+            p.add_argument("--denoiser", metavar="D", choices=_methods("denoise"), default=None,
+                           help="the prior of --method pnp: a denoise method (e.g. ffdnet, the shipped network; "
+                                "default dct)")
         p.add_argument("--tile", type=int, default=None,
                        help="process in tiles of this size, 0 for the whole image at once (default: tiles "
                             "of 1024 when a side is longer; bounded memory for large images)")
@@ -164,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
     knobs = parse_knobs(args.knobs)
     if args.device is not None:
         knobs["device"] = args.device
+    if getattr(args, "denoiser", None) is not None:
+        if (args.method or "") != "pnp":
+            raise ValueError(f"--denoiser: expected --method pnp (the plug-and-play prior), got --method "
+                             f"{args.method or 'default'}")
+        knobs["denoiser"] = args.denoiser
     sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None
     method = args.method or R.DEFAULTS[task]
     check_knobs(task, method, knobs)
