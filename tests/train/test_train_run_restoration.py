@@ -207,3 +207,14 @@ def test_restorer_rebuild_command_reproduces_the_shipped_configs(asset):
     cls = get_model_class(args.model)
     cfg = json.loads(json.dumps({"model": args.model, **make_config(cls.config_class, options).__dict__}))
     assert cfg == meta["model"]
+
+
+def test_an_inpainter_is_scored_on_central_holes(photo_folder, tmp_path):
+    """A model that cuts its own holes (the context encoder) is evaluated and sampled on held-out images
+    with a central hole (its evaluation_batch), not on the unmasked observation."""
+    tr = train_run("context_encoder", tmp_path / "ce", config=_cfg(photo_folder, noise="", steps=2, eval_every=2,
+                                                                     sample_every=2),
+                   model_options={"features": 8, "depth": 1, "dilated": 1}, progress=False)
+    ev = tr.evaluations[-1]
+    assert ev["n"] == 4 and ev["psnr_input"] < 25  # the hole is zeroed in the scored observation
+    assert np.isfinite(ev["psnr"]) and list((tmp_path / "ce" / "samples").glob("step_*.png"))

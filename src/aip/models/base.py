@@ -123,6 +123,13 @@ class RestorationModel(Trainable):
                 **kwargs: Any) -> torch.Tensor:
         """Estimates of the clean images (B, C, H', W') from observations ``y`` (B, C, H, W)."""
 
+    def evaluation_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """A held-out batch as this model is scored on it (:func:`aip.train.evaluate.restoration_metrics`):
+        unchanged by default; a model that makes its own observations (an inpainter cutting holes) adds them
+        here, e.g. ``{"y": x with holes, "mask": ...}``; every key besides ``x``, ``y`` and ``sigma`` goes to
+        :meth:`restore`."""
+        return batch
+
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         x = batch["x"]
         out = self.restore(batch["y"], sigma=batch.get("sigma"))

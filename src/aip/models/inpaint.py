@@ -165,6 +165,16 @@ class ContextEncoder(RestorationModel):
         inner = 1 - nn.functional.max_pool2d(1 - m, k, stride=1, padding=self.config.overlap)
         return m * (1 + (self.config.overlap_weight - 1) * (m - inner))
 
+    def evaluation_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Held-out images with a central hole of ``hole_fraction`` of the area (the paper's protocol),
+        zeroed in ``y`` (so ``psnr_input`` scores the unfilled image)."""
+        x = batch["x"]
+        m = batch.get("mask")
+        if m is None:
+            m = hole_masks(x.shape[0], tuple(x.shape[-2:]), self.config.hole_fraction, "center", device=x.device)
+        m = m.to(x.dtype)
+        return {**batch, "y": batch["y"] * (1 - m), "mask": m}
+
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import gan_d_loss, gan_g_loss
 

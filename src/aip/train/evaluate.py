@@ -182,6 +182,20 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
+def restore_batch(model: Any, batch: dict[str, Any], device: Any) -> tuple[dict[str, Any], torch.Tensor]:
+    """``(batch as scored, restorations on the CPU)`` of a held-out batch: the model's
+    :meth:`~aip.models.base.RestorationModel.evaluation_batch` first (holes for an inpainter), then
+    ``restore(y, sigma=..., **the other keys)``."""
+    if hasattr(model, "evaluation_batch"):
+        batch = model.evaluation_batch(batch)
+    sigma = batch.get("sigma")
+    extra = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()
+             if k not in ("x", "y", "sigma", "physics")}
+    out = model.restore(batch["y"].to(device), sigma=None if sigma is None else sigma.to(device), **extra)
+    return batch, out.float().cpu()
+
+
+@torch.no_grad()
 def restoration_metrics(model: Any, data: Any, *, seed: int = 0, batch_size: int = 16,
                         data_range: float = 1.0, clip: bool = True) -> dict[str, float]:
     """Mean PSNR and SSIM of ``model.restore`` on a held-out :class:`~aip.data.BatchDataset`.
@@ -230,9 +244,7 @@ def restoration_metrics(model: Any, data: Any, *, seed: int = 0, batch_size: int
     try:
         for k, start in enumerate(range(0, len(data), batch_size)):
             idx = torch.arange(start, min(start + batch_size, len(data)))
-            b = data.batch(idx, rng=batch_generator(seed, k), augment=False)
-            sigma = b.get("sigma")
-            out = model.restore(b["y"].to(dev), sigma=None if sigma is None else sigma.to(dev)).float().cpu()
+            b, out = restore_batch(model, data.batch(idx, rng=batch_generator(seed, k), augment=False), dev)
             if clip:
                 out = out.clamp(0.0, 1.0)
             x = b["x"]

@@ -350,13 +350,14 @@ class Trainer:
         b = self.eval_data.batch(torch.arange(n), rng=batch_generator(self.config.seed, 0), augment=False)
         if b["y"].shape != b["x"].shape:
             return None
+        from aip.train.evaluate import restore_batch
+
         model = self.sampling_model
         was = model.training
         model.eval()
-        sigma = b.get("sigma")
-        out = model.restore(b["y"].to(self.device), sigma=None if sigma is None else sigma.to(self.device))
+        b, out = restore_batch(model, b, self.device)
         model.train(was)
-        rows = torch.stack([b["y"], out.float().cpu(), b["x"]], 1).flatten(0, 1)
+        rows = torch.stack([b["y"], out, b["x"]], 1).flatten(0, 1)
         folder = self.run_dir / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         return save_image_grid(rows, folder / f"step_{self.step:08d}.png", nrow=3)
