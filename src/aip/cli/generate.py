@@ -269,6 +269,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from aip.train.evaluate import evaluate_run
 
     check_int(args.n, "-n", low=2)
-    res = evaluate_run(args.run, n=args.n, seed=args.seed, sample_kwargs=_sample_kwargs(args), device=args.device)
+    res = evaluate_run(args.run, n=args.n, seed=args.seed, sample_kwargs=_sample_kwargs(args), device=args.device,
+                       progress=not args.json)
     report(args, res)
     return 0
