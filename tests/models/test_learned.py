@@ -42,3 +42,19 @@ def test_missing_weights_name_the_command(fake_store):
         learned.upscale_learned(np.zeros((8, 8), np.float32), 2)
     with pytest.raises(ValueError, match="sigma"):
         learned.denoise_learned(np.zeros((8, 8), np.float32), 0.0)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_shipped_espcn_beats_bicubic_on_a_test_image(scale):
+    import aip.restore as R
+    from aip.degrade import degrade
+    from aip.io import load_sample
+    from aip.metrics import psnr
+
+    learned._CACHE.clear()
+    x = load_sample("camera", size=128)
+    y = degrade(x, downsample=scale).y
+    inner = (slice(scale, -scale), slice(scale, -scale))
+    p_bic = psnr(x[inner], np.clip(R.upscale(y, scale, "bicubic"), 0, 1)[inner], data_range=1)
+    p_net = psnr(x[inner], np.clip(R.upscale(y, scale, "espcn"), 0, 1)[inner], data_range=1)
+    assert p_net > p_bic + 0.3, (p_net, p_bic)
