@@ -108,10 +108,9 @@ def test_rebuild_command_reproduces_the_shipped_configs(name):
     import shlex
     import types
 
-    from aip.cli.generate import _TRAIN_FLAGS, _train_keys_from, parse_key_values
+    from aip.cli.generate import train_config_from_args
     from aip.cli.main import build_parser
     from aip.io.assets import ASSET_COMMANDS
-    from aip.train.config import TrainConfig
     from aip.train.models import get_model_class, make_config
     from aip.train.run import data_defaults
 
@@ -121,10 +120,8 @@ def test_rebuild_command_reproduces_the_shipped_configs(name):
     assert words[:3] == ["OMP_NUM_THREADS=1", "aip", "train"]
     args = build_parser().parse_args(words[2:])
     assert export_cmd == f"python -m aip.train.shipped {args.out} {name}"
-    options = parse_key_values(args.extra)
-    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
-    given.update(_train_keys_from(args.model, options))
-    train = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given).to_dict()
+    cfg, options = train_config_from_args(args)
+    train = cfg.to_dict()
     meta = shipped_meta(name)
     assert {k: train[k] for k in meta["train"]} == meta["train"]
     cls = get_model_class(args.model)

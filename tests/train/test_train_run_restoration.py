@@ -183,7 +183,7 @@ def test_restorer_rebuild_command_reproduces_the_shipped_configs(asset):
     import shlex
     from pathlib import Path
 
-    from aip.cli.generate import _TRAIN_FLAGS, _train_keys_from, parse_key_values
+    from aip.cli.generate import train_config_from_args
     from aip.cli.main import build_parser
     from aip.io.assets import ASSET_COMMANDS, MissingAssetError, load_asset_meta
     from aip.train.models import get_model_class, make_config
@@ -197,10 +197,8 @@ def test_restorer_rebuild_command_reproduces_the_shipped_configs(asset):
     words = shlex.split(train_cmd)
     args = build_parser().parse_args(words[2:])
     assert export_cmd == f"python -m aip.train.shipped {args.out} {asset}"
-    options = parse_key_values(args.extra)
-    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
-    given.update(_train_keys_from(args.model, options))
-    train = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given).to_dict()
+    cfg, options = train_config_from_args(args)
+    train = cfg.to_dict()
     recorded = dict(meta["train"])
     assert Path(train.pop("data")).expanduser().name == Path(recorded.pop("data")).name
     assert {k: train[k] for k in recorded} == recorded

@@ -155,7 +155,6 @@ _TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "weight_decay", "warmup",
 
 def run_train(args: argparse.Namespace) -> int:
     from aip.train import distributed as D
-    from aip.train.config import TrainConfig
     from aip.train.run import train_run
 
     options = parse_key_values(args.extra)
@@ -176,10 +175,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise ValueError("--data: expected a built-in dataset name or a folder")
         if "steps" not in given and "epochs" not in given:
             raise ValueError("--steps/--epochs: expected one of them")
-        if "grad_clip" in given and given["grad_clip"] == 0:
-            given["grad_clip"] = None
-        given.update(_train_keys_from(args.model, options))
-        cfg = TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given)
+        cfg, options = train_config_from_args(args)
         trainer = train_run(args.model, args.out, config=cfg, model_options=options, progress=not args.quiet)
     if D.is_main():
         last = trainer.history[-1] if trainer.history else {}
@@ -188,6 +184,19 @@ def run_train(args: argparse.Namespace) -> int:
         result.update({k: v for k, v in last.items() if k.endswith("loss")})
         report(args, result)
     return 0
+
+
+def train_config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+    """The TrainConfig of a new ``aip train`` run from its parsed arguments, and the model's ``--key value``
+    options left once the TrainConfig keys among them are taken (what ``train_run`` gets)."""
+    from aip.train.config import TrainConfig
+
+    options = parse_key_values(args.extra)
+    given = {k: getattr(args, k) for k in _TRAIN_FLAGS if getattr(args, k) is not None}
+    if given.get("grad_clip") == 0:
+        given["grad_clip"] = None
+    given.update(_train_keys_from(args.model, options))
+    return TrainConfig(model=args.model, data=args.data, bf16=args.bf16, **given), options
 
 
 def _train_keys_from(model: str, options: dict[str, str]) -> dict[str, Any]:
