@@ -53,8 +53,11 @@ def model_keys_help(model: str) -> str:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
         lines.append(f"  --{f.name.replace('_', '-'):<24} [{default}]")
-    lines.append("trainer options besides the flags above: --crop, --noise, --blur, --eval-every, --eval-images, "
-                 "--ema-warmup, --keep-checkpoints, --sample-kwargs (see aip.train.TrainConfig)")
+    from aip.train.config import TrainConfig
+
+    flags = set(_TRAIN_FLAGS) | {"model", "data", "bf16"}
+    more = [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(TrainConfig) if f.name not in flags]
+    lines.append(f"trainer options besides the flags above: {', '.join(more)} (see aip.train.TrainConfig)")
     return "\n".join(lines)
 
 

@@ -56,9 +56,6 @@ INPAINT = {
     "lowrank": "lowrank:inpaint_lowrank",
 }
 
-LEARNED = "aip.models.learned"
-
-
 def module_path(target: str) -> tuple[str, str]:
     """``"filters:denoise_gaussian"`` -> ``("aip.restore.filters", "denoise_gaussian")``; a target whose
     module has a dot is a full path (``"aip.models.learned:denoise_ffdnet"``)."""

@@ -155,9 +155,10 @@ def evaluate_run(run_dir: str | os.PathLike, *, n: int = 1000, seed: int = 0,
     name = str(run_dir)
     if name.startswith("shipped:"):
         name = name[len("shipped:"):]
-        if name.startswith("restore_"):
+        from aip.models.learned import PREFIX, load_restorer
+
+        if name.startswith(PREFIX):
             from aip.io.assets import load_asset_meta
-            from aip.models.learned import load_restorer
 
             model, meta = load_restorer(name, device=device), load_asset_meta(name)
         else:

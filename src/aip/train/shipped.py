@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from aip.io.assets import ASSET_COMMANDS, asset_path, list_assets, load_asset, load_asset_meta, save_asset
-from aip.models.base import GenerativeModel
+from aip.models.base import GenerativeModel, Trainable
 
 # samples per class in the demo grids (rows = classes 0..9)
 GRID_PER_CLASS = 8
@@ -105,10 +105,10 @@ def load_shipped(name: str, *, device: str | torch.device | None = None) -> Gene
     return load_shipped_run(name, device=device)[0]
 
 
-def save_shipped(model: GenerativeModel, asset: str, meta: dict[str, Any], *, root: str | Path | None = None,
+def save_shipped(model: Trainable, asset: str, meta: dict[str, Any], *, root: str | Path | None = None,
                  force: bool = False) -> Path:
-    """Write asset ``asset`` (``gen_<name>_<dataset>``): the weights (parameters as float16, buffers as
-    float32) and ``meta`` with the model's config, through :func:`aip.io.assets.save_asset`."""
+    """Write asset ``asset`` (``gen_<name>_<dataset>``, ``restore_*``): the weights (parameters as float16,
+    buffers as float32) and ``meta`` with the model's config, through :func:`aip.io.assets.save_asset`."""
     params = [k for k, _ in model.named_parameters()]
     return save_asset(asset, model.state_dict(), {**meta, "model": model.config_dict()}, half_params=params,
                       root=root, force=force)
@@ -119,16 +119,13 @@ def export_run(run_dir: str | Path, name: str, *, root: str | Path | None = None
     (asset ``gen_<name>_<dataset>``). The record holds the run's configs, step and seconds; the evaluation
     figures are measured separately (``aip evaluate``) and added to the JSON by whoever ships it;
     ``wall_seconds`` is the time of the last line of the run's ``log.jsonl`` (None without one)."""
-    import json
-
     from aip.models.unet import count_parameters
     from aip.train.run import load_run
 
     model, meta = load_run(run_dir, ema=True)
     dataset = meta["train"]["data"]
     asset = f"{_PREFIX}{name}_{dataset}"
-    log = Path(run_dir) / "log.jsonl"
-    last = json.loads(log.read_text().splitlines()[-1]) if log.is_file() and log.read_text().strip() else {}
+    last = (_log_lines(run_dir) or [{}])[-1]
     record = {"name": name, "dataset": dataset, "train": meta["train"], "data": meta["data"],
               "step": meta["step"], "wall_seconds": last.get("seconds"), "last_log": last,
               "weights": _WEIGHTS_NOTE, "params": count_parameters(model),
@@ -143,28 +140,32 @@ def export_restorer(run_dir: str | Path, asset: str, *, root: str | Path | None 
     ``asset`` (``restore_<model>[_xS]_{gray,rgb}``, what :mod:`aip.models.learned` loads). The record holds
     the model config, the run's training config, step and seconds, the last held-out ``eval/*`` figures of
     its ``log.jsonl`` and the command that retrains it (:data:`~aip.io.assets.ASSET_COMMANDS`)."""
-    import json
-
     from aip.models.base import RestorationModel
+    from aip.models.learned import PREFIX
     from aip.models.unet import count_parameters
     from aip.train.run import load_run
 
-    if not asset.startswith("restore_"):
-        raise ValueError(f"asset: expected a name starting with 'restore_' (e.g. restore_ffdnet_gray), got {asset!r}")
+    if not asset.startswith(PREFIX):
+        raise ValueError(f"asset: expected a name starting with {PREFIX!r} (e.g. restore_ffdnet_gray), got {asset!r}")
     model, meta = load_run(run_dir, ema=True)
     if not isinstance(model, RestorationModel):
         raise TypeError(f"{run_dir}: expected a restoration run, got a {meta['model']['model']} run")
-    log = Path(run_dir) / "log.jsonl"
-    lines = [json.loads(t) for t in log.read_text().splitlines() if t.strip()] if log.is_file() else []
+    lines = _log_lines(run_dir)
     evals = [r for r in lines if any(k.startswith("eval/") for k in r)]
     last = next((r for r in reversed(lines) if "seconds" in r), {})
     record = {"name": asset, "train": meta["train"], "data": meta["data"], "step": meta["step"],
               "wall_seconds": last.get("seconds"), "evaluation": evals[-1] if evals else {},
               "weights": _WEIGHTS_NOTE, "params": count_parameters(model),
               "command": ASSET_COMMANDS.get(asset, f"aip train {meta['model']['model']} (see 'train')")}
-    params = [k for k, _ in model.named_parameters()]
-    return save_asset(asset, model.state_dict(), {**record, "model": model.config_dict()}, half_params=params,
-                      root=root, force=force)
+    return save_shipped(model, asset, record, root=root, force=force)
+
+
+def _log_lines(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of a run's ``log.jsonl`` (none without one)."""
+    import json
+
+    log = Path(run_dir) / "log.jsonl"
+    return [json.loads(t) for t in log.read_text().splitlines() if t.strip()] if log.is_file() else []
 
 
 def sample_shipped(name: str, per_class: int = GRID_PER_CLASS, *, seed: int = 0,
@@ -209,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default=None, help="folder of the asset (default: the package's weights folder)")
     ap.add_argument("--force", action="store_true", help="replace the shipped files")
     args = ap.parse_args(argv)
-    export = export_restorer if args.name.startswith("restore_") else export_run
+    from aip.models.learned import PREFIX
+
+    export = export_restorer if args.name.startswith(PREFIX) else export_run
     print(export(args.run, args.name, root=args.root, force=args.force))
     return 0
 
