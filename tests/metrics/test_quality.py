@@ -55,3 +55,16 @@ def test_bad_inputs(pair):
         psnr(x, y, data_range="1")
     with pytest.raises(ValueError, match="at least"):
         ssim(x[:5, :5], y[:5, :5], data_range=1.0)
+
+
+def test_ssim_window_equals_scipy_gaussian_filter():
+    from scipy import ndimage
+
+    from aip.metrics.quality import _separable
+
+    r = int(3.5 * 1.5 + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / 1.5) ** 2)
+    taps /= taps.sum()
+    a = np.random.default_rng(0).random((37, 53))
+    ref = ndimage.gaussian_filter(a, 1.5, truncate=3.5, mode="reflect")
+    assert np.abs(_separable(a, taps) - ref).max() < 1e-12
