@@ -63,7 +63,7 @@ def test_ddpm_loss_is_l_simple_and_decreases():
 
 def test_v_prediction_conversions_are_consistent():
     # closed forms in float64: v = sqrt(ab) eps - sqrt(1-ab) x0, x0 = sqrt(ab) x_t - sqrt(1-ab) v,
-    # eps = sqrt(1-ab) x_t + sqrt(ab) v; v_to_eps then predict_x0 recovers x0, also at t = T-1
+    # eps = sqrt(1-ab) x_t + sqrt(ab) v; eps_from_v then predict_x0 recovers x0, also at t = T-1
     model = DDPM(DDPMConfig(prediction="v", **TINY))
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(4, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
@@ -73,8 +73,8 @@ def test_v_prediction_conversions_are_consistent():
     xt = model.schedule.q_sample(x0, t, eps)
     v = ab.sqrt() * eps - (1 - ab).sqrt() * x0
     torch.testing.assert_close(ab.sqrt() * xt - (1 - ab).sqrt() * v, x0, rtol=0, atol=1e-12)
-    torch.testing.assert_close(model.v_to_eps(xt, t, v), eps, rtol=0, atol=1e-12)
-    torch.testing.assert_close(model.schedule.predict_x0(xt, t, model.v_to_eps(xt, t, v)), x0, rtol=0, atol=1e-10)
+    torch.testing.assert_close(model.schedule.eps_from_v(xt, t, v), eps, rtol=0, atol=1e-12)
+    torch.testing.assert_close(model.schedule.predict_x0(xt, t, model.schedule.eps_from_v(xt, t, v)), x0, rtol=0, atol=1e-10)
     # (x_t, v) is a rotation of (x0, eps) by the angle atan(sqrt((1-ab)/ab)): the pointwise norm is kept
     assert float((v.square() + xt.square() - eps.square() - x0.square()).abs().max()) < 1e-12
     # configs saved before the field existed (no "prediction" key) load as eps-prediction
@@ -90,13 +90,14 @@ def test_v_prediction_loss_target_training_and_sampling():
     losses = fit(model, x, y, 40)
     assert sum(losses[-8:]) / 8 < 0.6 * sum(losses[:8]) / 8
     model.eval()
-    # eps() converts the (guided) v output; guidance w mixes the converted eps the same way
+    # the pipeline's eps() converts the (guided) v output; guidance w mixes the converted eps the same way
     xt, tt, yq = torch.randn(3, 1, 8, 8), torch.tensor([5, 50, 95]), torch.tensor([0, 1, 2])
     with torch.no_grad():
         v_c, v_u = model.unet(xt, tt, yq), model.unet(xt, tt, torch.full_like(yq, 4))
-        e_c, e_u = model.v_to_eps(xt, tt, v_c), model.v_to_eps(xt, tt, v_u)
-        torch.testing.assert_close(model.eps(xt, tt, yq), e_c)
-        torch.testing.assert_close(model.eps(xt, tt, yq, guidance=3.0), e_u + 3.0 * (e_c - e_u), atol=1e-5, rtol=1e-5)
+        e_c, e_u = model.schedule.eps_from_v(xt, tt, v_c), model.schedule.eps_from_v(xt, tt, v_u)
+        pipe = model.pipeline()
+        torch.testing.assert_close(pipe.eps(xt, tt, yq), e_c)
+        torch.testing.assert_close(pipe.eps(xt, tt, yq, guidance=3.0), e_u + 3.0 * (e_c - e_u), atol=1e-5, rtol=1e-5)
     for sampler, steps in (("ddim", 10), ("ddpm", 100)):
         s = model.sample(3, y=yq, sampler=sampler, steps=steps, guidance=2.0, generator=torch.Generator().manual_seed(0))
         assert s.shape == (3, 1, 8, 8) and float(s.min()) >= 0 and float(s.max()) <= 1
@@ -144,9 +145,9 @@ def test_guidance_scale_one_equals_conditional(trained):
     with torch.no_grad():
         cond = trained.unet(x, t.expand(4), y)
         uncond = trained.unet(x, t.expand(4), torch.full_like(y, 4))
-        torch.testing.assert_close(trained.eps(x, t, y, guidance=1.0), cond)
-        torch.testing.assert_close(trained.eps(x, t, y, guidance=0.0), uncond)
-        torch.testing.assert_close(trained.eps(x, t, y, guidance=3.0), uncond + 3 * (cond - uncond),
+        torch.testing.assert_close(trained.pipeline().eps(x, t, y, guidance=1.0), cond)
+        torch.testing.assert_close(trained.pipeline().eps(x, t, y, guidance=0.0), uncond)
+        torch.testing.assert_close(trained.pipeline().eps(x, t, y, guidance=3.0), uncond + 3 * (cond - uncond),
                                    atol=1e-5, rtol=1e-5)
     g = lambda: torch.Generator().manual_seed(0)
     xT = torch.randn(4, 1, 8, 8, generator=g())
@@ -172,7 +173,7 @@ def test_samples_shape_range_and_determinism(trained):
     e = trained.sample(3, y=y, steps=10, eta=1.0, x_T=xT.clone(), generator=torch.Generator().manual_seed(2))
     assert not torch.equal(c, e)
     # the timestep spacing reaches the scheduler: trailing ends at t = 9 instead of 0, so it gives other samples
-    assert trained.make_scheduler("ddim", 10, spacing="trailing").timesteps.tolist() == list(range(99, 0, -10))
+    assert trained.pipeline().scheduler("ddim", 10, spacing="trailing").timesteps.tolist() == list(range(99, 0, -10))
     f = trained.sample(3, y=y, steps=10, eta=0.0, x_T=xT.clone(), spacing="trailing")
     assert f.shape == c.shape and not torch.equal(c, f)
     with pytest.raises(ValueError, match="spacing: expected one of"):

@@ -4,12 +4,12 @@ Training (Algorithm 1): x_0 in [-1, 1] (the [0, 1] batch rescaled), t ~ U{0..T-1
 level, ``t_sampling="lognormal"``), eps ~ N(0, I),
 ``L_simple = || eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t, y) ||^2`` (mean over
 pixels). With ``prediction="v"`` the network predicts instead ``v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0``
-(Salimans & Ho 2022) and the loss is the MSE on v; :meth:`DDPM.eps` converts the output to
+(Salimans & Ho 2022) and the loss is the MSE on v; :class:`~aip.sampling.DiffusionPipeline` converts the output to
 ``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` so the samplers, guidance and inversion are shared.
 For classifier-free guidance (Ho & Salimans 2021) a conditional model replaces each label by the null
 label with probability ``p_uncond`` (0.1), so one network gives both eps(x, t, y) and eps(x, t, null).
 
-Sampling uses :mod:`aip.sampling`: DDPM ancestral steps (Algorithm 2) or DDIM with ``eta``; guidance
+Sampling goes through :meth:`DDPM.pipeline` (:class:`aip.sampling.DiffusionPipeline`): DDPM ancestral steps (Algorithm 2) or DDIM with ``eta``; guidance
 ``w`` combines ``eps_u + w (eps_c - eps_u)`` (w = 1: the conditional model, w = 0: unconditional); a
 :class:`NoiseAwareClassifier` adds classifier guidance (Dhariwal & Nichol 2021).
 
@@ -26,7 +26,7 @@ Karras, Aittala, Aila, Laine, "Elucidating the Design Space of Diffusion-Based G
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -45,10 +45,7 @@ from aip.models.layers import (
     to_unit,
 )
 from aip.models.unet import UNet, UNetConfig
-from aip.sampling.ddim import DDIMScheduler
-from aip.sampling.ddpm import DDPMScheduler
-from aip.sampling.guidance import classifier_free_guidance, classifier_guidance
-from aip.sampling.pipelines import ddim_invert, diffusion_sample
+from aip.sampling.pipelines import SAMPLERS, DiffusionPipeline, SamplerDefaults
 from aip.sampling.schedules import NoiseSchedule
 
 
@@ -96,7 +93,7 @@ class DDPMConfig:
         check_choice(self.t_sampling, "t_sampling", ("uniform", "lognormal"))
         check_positive(self.t_log_std, "t_log_std")
         check_fraction(self.t_uniform_share, "t_uniform_share")
-        check_choice(self.sampler, "sampler", ("ddpm", "ddim"))
+        check_choice(self.sampler, "sampler", tuple(SAMPLERS))
         check_int(self.num_timesteps, "num_timesteps", low=2)
         check_int(self.sample_steps, "sample_steps", low=1, high=self.num_timesteps)
         check_fraction(self.p_uncond, "p_uncond")
@@ -183,44 +180,13 @@ class DDPM(GenerativeModel):
         uniform = torch.rand(n, device=device) < cfg.t_uniform_share
         return torch.where(uniform, torch.randint(0, T, (n,), device=device), t)
 
-    def v_to_eps(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """``eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v`` (Salimans & Ho 2022, Appendix D)."""
-        return self.schedule.eps_from_v(x, t, v)
-
-    # -- sampling ---------------------------------------------------------------------------------------
-    def eps(self, x: torch.Tensor, t: int | torch.Tensor, y: torch.Tensor | None = None, *,
-            guidance: float = 1.0) -> torch.Tensor:
-        """Guided noise estimate ``eps_u + guidance * (eps_c - eps_u)`` (one batched call when mixing).
-
-        A v-prediction network's outputs are combined first and the guided v is then converted to eps; the
-        conversion is affine in v with the same x_t in both branches, so this equals guiding the two eps.
-        """
-        n = x.shape[0]
-        t = torch.as_tensor(t, device=x.device).expand(n) if torch.as_tensor(t).ndim == 0 else t
-        if y is None or guidance == 1.0:
-            out = self.unet(x, t, y)
-        elif guidance == 0.0:
-            out = self.unet(x, t, torch.full_like(y, self.unet.null_label))
-        else:
-            null = torch.full_like(y, self.unet.null_label)
-            both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([null, y]))
-            out = classifier_free_guidance(both[:n], both[n:], guidance)
-        return self.v_to_eps(x, t, out) if self.config.prediction == "v" else out
-
-    def make_scheduler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None,
-                       clip_sample: bool = True, spacing: str = "linspace"):
-        """The DDPM or DDIM scheduler on this model's schedule, with ``steps`` timesteps set."""
+    # -- sampling: through the pipeline (aip.sampling.DiffusionPipeline) -----------------------------------
+    def pipeline(self) -> DiffusionPipeline:
+        """This model's network and schedule as a :class:`~aip.sampling.DiffusionPipeline` (shares the weights),
+        with the config's sampler, steps, eta and guidance as defaults."""
         cfg = self.config
-        sampler = check_choice(sampler or cfg.sampler, "sampler", ("ddpm", "ddim"))
-        if sampler == "ddpm":
-            sched = DDPMScheduler(self.schedule, clip_sample=clip_sample, spacing=spacing)
-            steps = cfg.num_timesteps if steps is None else steps
-        else:
-            sched = DDIMScheduler(self.schedule, eta=cfg.eta if eta is None else eta, clip_sample=clip_sample,
-                                  spacing=spacing)
-            steps = cfg.sample_steps if steps is None else steps
-        sched.set_timesteps(check_int(steps, "steps", low=1, high=cfg.num_timesteps))
-        return sched
+        return DiffusionPipeline(self.unet, self.schedule, prediction=cfg.prediction,
+                                 defaults=SamplerDefaults(cfg.sampler, cfg.sample_steps, cfg.eta, cfg.guidance))
 
     def default_labels(self, n: int, device: torch.device) -> torch.Tensor | None:
         """Labels used when a conditional model is sampled without ``y``: 0, 1, ..., cycling."""
@@ -228,13 +194,12 @@ class DDPM(GenerativeModel):
             return None
         return torch.arange(n, device=device) % self.config.num_classes
 
-    @torch.no_grad()
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               sampler: Literal["ddpm", "ddim"] | None = None, steps: int | None = None, eta: float | None = None,
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None,
                guidance: float | None = None, classifier: nn.Module | None = None, classifier_scale: float = 1.0,
                x_T: torch.Tensor | None = None, clip_sample: bool = True, spacing: str = "linspace",
                progress: bool = False, **kwargs: Any) -> torch.Tensor:
-        """Draw ``n`` images in [0, 1] with DDPM (Algorithm 2) or DDIM (default: config.sampler, 50 steps).
+        """Draw ``n`` images in [0, 1] with a sampler of :data:`aip.sampling.SAMPLERS` (default: config.sampler).
 
         ``y=None`` on a conditional model uses the labels 0, 1, 2, ... cycling. ``guidance`` is the
         classifier-free scale w; ``classifier`` (a :class:`NoiseAwareClassifier`) adds classifier guidance.
@@ -247,43 +212,19 @@ class DDPM(GenerativeModel):
         n = check_int(n, "n", low=1)
         device = next(self.parameters()).device
         y = check_labels(y, n, self.config.num_classes) if y is not None else self.default_labels(n, device)
-        if y is not None:
-            y = y.to(device)
-        guidance = self.config.guidance if guidance is None else check_positive(guidance, "guidance",
-                                                                                   allow_zero=True)
-        if classifier is not None and y is None:
-            raise ValueError("classifier: classifier guidance needs labels y, got None")
-        sched = self.make_scheduler(sampler, steps, eta, clip_sample, spacing)
         c, s = self.config.in_channels, self.config.image_size
-        was_training = self.training
-        self.eval()
-
-        def model_fn(x: torch.Tensor, t: int) -> torch.Tensor:
-            e = self.eps(x, t, y, guidance=guidance)
-            if classifier is not None:
-                e = classifier_guidance(e, x, t, y, classifier, classifier_scale, self.schedule.alpha_bar)
-            return e
-        try:
-            start = x_T if x_T is not None else (n, c, s, s)
-            x = diffusion_sample(model_fn, sched, start, generator=generator, device=device, progress=progress)
-        finally:
-            self.train(was_training)
+        x = self.pipeline().sample(x_T if x_T is not None else (n, c, s, s), cond=y, sampler=sampler, steps=steps,
+                                   eta=eta, guidance=guidance, classifier=classifier,
+                                   classifier_scale=classifier_scale, clip_sample=clip_sample, spacing=spacing,
+                                   generator=generator, progress=progress)
         return to_unit(x)
 
-    @torch.no_grad()
     def invert(self, images: torch.Tensor, *, y: torch.Tensor | None = None, steps: int = 50,
                guidance: float = 1.0) -> torch.Tensor:
         """DDIM inversion: the x_T that deterministic DDIM (eta = 0, same steps) maps back to ``images``."""
         check_image_batch(images, self.config.in_channels, self.config.image_size, "images")
         y = check_labels(y, images.shape[0], self.config.num_classes, required=False)
-        sched = DDIMScheduler(self.schedule, eta=0.0)
-        sched.set_timesteps(check_int(steps, "steps", low=1, high=self.config.num_timesteps))
-        was_training = self.training
-        self.eval()
-        try:
-            return ddim_invert(lambda x, t: self.eps(x, t, y, guidance=guidance), sched, to_signed(images))
-        finally:
-            self.train(was_training)
+        return self.pipeline().invert(to_signed(images), cond=y, steps=steps, guidance=guidance)
 
 
 @dataclass

@@ -42,7 +42,9 @@ class UNetConfig:
     """Configuration of :class:`UNet`.
 
     ``channel_mult[i] * base_channels`` channels at resolution ``image_size / 2**i``; ``num_classes > 0``
-    adds a class embedding with a null label (index ``num_classes``).
+    adds a class embedding with a null label (index ``num_classes``). General conditioning
+    (:class:`aip.sampling.Conditioning`): ``cond_channels > 0`` concatenates an image of that many channels to
+    x_t (SR3, Palette), ``cond_dim > 0`` adds a projected vector to the time embedding (a semantic code).
     """
 
     image_size: int = 28
@@ -57,6 +59,8 @@ class UNetConfig:
     num_classes: int = 0
     dropout: float = 0.0
     groups: int = 8
+    cond_channels: int = 0
+    cond_dim: int = 0
     channels_last: bool = True
 
     def validate(self) -> None:
@@ -77,6 +81,8 @@ class UNetConfig:
         check_int(self.num_res_blocks, "num_res_blocks", low=1)
         check_int(self.num_heads, "num_heads", low=1)
         check_int(self.num_classes, "num_classes", low=0)
+        check_int(self.cond_channels, "cond_channels", low=0)
+        check_int(self.cond_dim, "cond_dim", low=0)
         check_fraction(self.dropout, "dropout")
         if self.mid_attention and (self.base_channels * mult[-1]) % self.num_heads:
             raise ValueError(f"num_heads: expected a divisor of the lowest-resolution channels "
@@ -105,8 +111,9 @@ class UNet(nn.Module):
         kw = {"dropout": config.dropout, "groups": config.groups}
         self.time_mlp = nn.Sequential(nn.Linear(c0, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.class_emb = nn.Embedding(config.num_classes + 1, emb_dim) if config.num_classes else None
+        self.vector_emb = nn.Linear(config.cond_dim, emb_dim) if config.cond_dim else None
         p2 = config.patch_size ** 2
-        self.conv_in = nn.Conv2d(config.in_channels * p2, c0, 3, padding=1)
+        self.conv_in = nn.Conv2d((config.in_channels + config.cond_channels) * p2, c0, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         ch = c0
@@ -151,9 +158,31 @@ class UNet(nn.Module):
             emb = emb + self.class_emb(y)
         return emb
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Noise estimate for ``x`` (B, C, H, W) at timesteps ``t`` (B,) or scalar, labels ``y`` (null if None)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None, *,
+                vector: torch.Tensor | None = None, image: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise estimate for ``x`` (B, C, H, W) at timesteps ``t`` (B,) or scalar, labels ``y`` (null if None),
+        and, when the config asks for them, a condition ``vector`` (B, cond_dim; zeros if None) and ``image``
+        (B, cond_channels, H, W), concatenated to x."""
+        cfg = self.config
         emb = self.embed(t, y, x.shape[0], x.device)
+        if self.vector_emb is not None:
+            if vector is not None:
+                if vector.shape != (x.shape[0], cfg.cond_dim):
+                    raise ValueError(f"vector: expected shape ({x.shape[0]}, {cfg.cond_dim}), got {tuple(vector.shape)}")
+                emb = emb + self.vector_emb(vector.to(emb.dtype))
+            else:
+                emb = emb + self.vector_emb.bias
+        elif vector is not None:
+            raise ValueError("vector: this U-Net has cond_dim 0, so it takes no condition vector")
+        if cfg.cond_channels:
+            if image is None or image.shape[0] != x.shape[0] or image.shape[1] != cfg.cond_channels \
+                    or image.shape[-2:] != x.shape[-2:]:
+                got = "None" if image is None else str(tuple(image.shape))
+                raise ValueError(f"image: expected a condition image of shape ({x.shape[0]}, {cfg.cond_channels}, "
+                                 f"{x.shape[-2]}, {x.shape[-1]}), got {got}")
+            x = torch.cat([x, image.to(x.dtype)], dim=1)
+        elif image is not None:
+            raise ValueError("image: this U-Net has cond_channels 0, so it takes no condition image")
         if self.config.channels_last and x.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         if self.config.patch_size > 1:

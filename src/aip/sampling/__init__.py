@@ -1,14 +1,25 @@
-"""Noise schedules, samplers (DDPM, DDIM, annealed Langevin), guidance and thin sampling loops.
+"""Noise schedules, samplers (DDPM, DDIM, annealed Langevin), guidance, and the pipelines that run them.
 
-Schedulers follow diffusers' shape: ``set_timesteps(n)`` then ``step(model_output, t, sample)``.
-Networks live in :mod:`aip.models`; nothing here holds weights.
+Schedulers follow diffusers' shape: ``set_timesteps(n)`` then ``step(model_output, t, sample)``; they are
+named in one table, :data:`SAMPLERS`. A :class:`DiffusionPipeline` owns a network (from :mod:`aip.models`)
+and its schedule and runs every diffusion loop: sampling with guidance, inversion, and the restoration
+samplers' corrected loops.
 """
 
 from aip.sampling.ddim import DDIMScheduler
 from aip.sampling.ddpm import DDPMScheduler
 from aip.sampling.guidance import classifier_free_guidance, classifier_guidance, classifier_log_prob_grad
 from aip.sampling.langevin import AnnealedLangevinScheduler
-from aip.sampling.pipelines import ddim_invert, diffusion_sample, langevin_sample
+from aip.sampling.pipelines import (
+    SAMPLERS,
+    Conditioning,
+    DiffusionPipeline,
+    SamplerDefaults,
+    ddim_invert,
+    diffusion_sample,
+    langevin_sample,
+    make_scheduler,
+)
 from aip.sampling.schedules import (
     NoiseSchedule,
     SchedulerOutput,
@@ -22,16 +33,20 @@ from aip.sampling.schedules import (
 
 METHODS = {
     "schedules": ["linear", "cosine", "geometric"],
-    "samplers": ["ddpm", "ddim", "langevin"],
+    "samplers": [*SAMPLERS, "langevin"],
     "guidance": ["classifier_free", "classifier"],
 }
 
 __all__ = [
     "METHODS",
+    "SAMPLERS",
     "AnnealedLangevinScheduler",
+    "Conditioning",
     "DDIMScheduler",
     "DDPMScheduler",
+    "DiffusionPipeline",
     "NoiseSchedule",
+    "SamplerDefaults",
     "SchedulerOutput",
     "classifier_free_guidance",
     "classifier_guidance",
@@ -44,5 +59,6 @@ __all__ = [
     "langevin_sample",
     "linear_betas",
     "make_betas",
+    "make_scheduler",
     "spaced_timesteps",
 ]
