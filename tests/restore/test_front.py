@@ -286,6 +286,21 @@ def test_lazy_function_attributes():
     assert "denoise_nl_means" in dir(R)
 
 
+SAMPLED = {"repaint", "dps"}  # diffusion samplers: their shipped prior models 28x28 gray digits
+
+
+@pytest.fixture(scope="module")
+def digit():
+    from aip.data.digits import load_digits_split
+
+    return load_digits_split("train")[0][7].astype(np.float64) / 255
+
+
+def _image(method, clean, digit):
+    """The test image of ``method``: the photo crop, or a digit for the diffusion samplers."""
+    return digit if method in SAMPLED else clean
+
+
 def _method_or_skip(task, method):
     """The registered function of ``method``; the test is skipped while its family is not built."""
     try:
@@ -304,8 +319,9 @@ def test_every_denoiser_lowers_the_error(method, clean, noisy):
 
 
 @pytest.mark.parametrize("method", R.METHODS["deblur"])
-def test_every_deblurrer_through_the_front_door(method, clean):
+def test_every_deblurrer_through_the_front_door(method, clean, digit):
     fn = _method_or_skip("deblur", method)
+    clean = _image(method, clean, digit)
     psf = gaussian(1.6)
     y = add_gaussian_noise(Blur(psf).A(clean), 0.01, rng=0)
     out = R.deblur(y, "gaussian:1.6", method, sigma=0.01, edges="circular")
@@ -314,8 +330,9 @@ def test_every_deblurrer_through_the_front_door(method, clean):
 
 
 @pytest.mark.parametrize("method", R.METHODS["inpaint"])
-def test_every_inpainter_through_the_front_door(method, clean):
+def test_every_inpainter_through_the_front_door(method, clean, digit):
     _method_or_skip("inpaint", method)
+    clean = _image(method, clean, digit)
     m = random_mask(clean.shape, 0.5, rng=0)
     y = np.where(m, 0.0, clean)
     out = R.inpaint(y, m, method)
@@ -326,8 +343,9 @@ def test_every_inpainter_through_the_front_door(method, clean):
 
 
 @pytest.mark.parametrize("method", R.METHODS["upscale"])
-def test_every_upscaler_through_the_front_door(method, clean):
+def test_every_upscaler_through_the_front_door(method, clean, digit):
     _method_or_skip("upscale", method)
+    clean = _image(method, clean, digit)
     from aip.degrade import Downsample
 
     if method == "sparse":

@@ -89,6 +89,12 @@ def register(sub) -> None:
             p.add_argument("--denoiser", metavar="D", choices=_methods("denoise"), default=None,
                            help="the prior of --method pnp: a denoise method (e.g. ffdnet, the shipped network; "
                                 "default dct)")
+        if task in ("deblur", "upscale", "inpaint"):
+            samplers = "repaint or dps" if task == "inpaint" else "dps"
+            p.add_argument("--prior", metavar="RUN", default=None,
+                           help=f"the diffusion prior of --method {samplers}: shipped:NAME or a run folder of "
+                                "aip train ddpm (default shipped:ddpm, 28x28 gray digits; the image must have "
+                                "the prior's size)")
         p.add_argument("--tile", type=int, default=None,
                        help="process in tiles of this size, 0 for the whole image at once (default: tiles "
                             "of 1024 when a side is longer; bounded memory for large images)")
@@ -173,6 +179,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--denoiser: expected --method pnp (the plug-and-play prior), got --method "
                              f"{args.method or 'default'}")
         knobs["denoiser"] = args.denoiser
+    if getattr(args, "prior", None) is not None:
+        if (args.method or "") not in ("repaint", "dps"):
+            raise ValueError(f"--prior: expected --method {'repaint or dps' if task == 'inpaint' else 'dps'} "
+                             f"(the diffusion samplers), got --method {args.method or 'default'}")
+        knobs["prior"] = args.prior
     sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None
     method = args.method or R.DEFAULTS[task]
     check_knobs(task, method, knobs)

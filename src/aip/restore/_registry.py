@@ -13,7 +13,9 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``espcn``) run networks whose weights ship in the package.
+The learned methods (``ffdnet``, ``espcn``) run networks whose weights ship in the package; ``repaint`` and
+``dps`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
+the prior's size.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ DEBLUR = {
     "pnp": "variational:deblur_pnp",
     "richardson_lucy": "variational:deblur_richardson_lucy",
     "tv": "variational:deblur_tv",
+    "dps": "aip.models.diffusion_restore:deblur_dps",
 }
 
 UPSCALE = {
@@ -46,6 +49,7 @@ UPSCALE = {
     "sparse": "sparse:upscale_sparse",
     "tv": "variational:upscale_tv",
     "espcn": "aip.models.learned:upscale_espcn",
+    "dps": "aip.models.diffusion_restore:upscale_dps",
 }
 
 INPAINT = {
@@ -54,6 +58,8 @@ INPAINT = {
     "pnp": "variational:inpaint_pnp",
     "tv": "variational:inpaint_tv",
     "lowrank": "lowrank:inpaint_lowrank",
+    "repaint": "aip.models.diffusion_restore:inpaint_repaint",
+    "dps": "aip.models.diffusion_restore:inpaint_dps",
 }
 
 def module_path(target: str) -> tuple[str, str]:
@@ -68,12 +74,14 @@ TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": IN
 #: Seconds per megapixel of a colour (RGB) input on one CPU thread, measured on 512 x 512 crops of the
 #: skimage photographs (256 x 256 for the slowest; shared 2-core x86_64 machine, so a guide, not a
 #: promise): denoise at sigma 25, deblur Gaussian 1.6 + noise 2.55, upscale x2, inpaint a text mask.
-#: Gray images take about a third. ``aip <task> --help`` prints them.
+#: Gray images take about a third. The diffusion samplers (``repaint``, ``dps``) are timed on the 28 x 28
+#: gray digits their shipped prior models, with their default steps. ``aip <task> --help`` prints them.
 SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
-    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13},
-    "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800},
+    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500},
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "dps": 2450},
+    "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
+                "dps": 470},
 }
