@@ -44,8 +44,8 @@ def test_missing_weights_name_the_command(fake_store):
         learned.denoise_learned(np.zeros((8, 8), np.float32), 0.0)
 
 
-@pytest.mark.parametrize("scale", [2, 4])
-def test_shipped_espcn_beats_bicubic_on_a_test_image(scale):
+@pytest.mark.parametrize("method,scale", [("espcn", 2), ("espcn", 4), ("srcnn", 2)])
+def test_shipped_sr_networks_beat_bicubic_on_a_test_image(method, scale):
     import aip.restore as R
     from aip.degrade import degrade
     from aip.io import load_sample
@@ -56,5 +56,5 @@ def test_shipped_espcn_beats_bicubic_on_a_test_image(scale):
     y = degrade(x, downsample=scale).y
     inner = (slice(scale, -scale), slice(scale, -scale))
     p_bic = psnr(x[inner], np.clip(R.upscale(y, scale, "bicubic"), 0, 1)[inner], data_range=1)
-    p_net = psnr(x[inner], np.clip(R.upscale(y, scale, "espcn"), 0, 1)[inner], data_range=1)
+    p_net = psnr(x[inner], np.clip(R.upscale(y, scale, method), 0, 1)[inner], data_range=1)
     assert p_net > p_bic + 0.3, (p_net, p_bic)

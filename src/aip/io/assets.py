@@ -75,6 +75,12 @@ ASSET_COMMANDS: dict[str, str] = {
         f"--eval-every 500 --crop 96 --scale {s} --out runs/restore_espcn_x{s}_gray"
         " && " + _EXPORT.format(run=f"runs/restore_espcn_x{s}_gray", name=f"restore_espcn_x{s}_gray"))
        for s in (2, 4)},
+    "restore_srcnn_x2_gray": (
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train srcnn "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-3 --warmup 200 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
+        "--eval-every 500 --crop 64 --scale 2 --out runs/restore_srcnn_x2_gray"
+        " && " + _EXPORT.format(run="runs/restore_srcnn_x2_gray", name="restore_srcnn_x2_gray")),
     "lenet_digits": "python benchmarks/train_lenet.py digits",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",
     "lenet_faces": "python benchmarks/train_lenet.py faces",

@@ -168,6 +168,19 @@ def upscale_espcn(image: Any, scale: int, *, channel_axis: int | None = None, ti
     return upscale_learned(image, scale, model="espcn", channel_axis=channel_axis, tile=tile, device=device)
 
 
+def upscale_srcnn(image: Any, scale: int, *, channel_axis: int | None = None, tile: int = 256,
+                  device: Any = None) -> np.ndarray:
+    """The ``upscale`` registry's ``"srcnn"``: the shipped SRCNN of that scale (9-5-5 convolutions refining the
+    bicubic upsampling; x2 ships).
+
+    References
+    ----------
+    C. Dong, C. C. Loy, K. He and X. Tang, "Image super-resolution using deep convolutional networks",
+    IEEE TPAMI 38(2), 2016.
+    """
+    return upscale_learned(image, scale, model="srcnn", channel_axis=channel_axis, tile=tile, device=device)
+
+
 def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, model: str = "msdeblur",
                    channel_axis: int | None = None, tile: int = 512, device: Any = None) -> np.ndarray:
     """Blind deblurring with the shipped multi-scale CNN: the PSF and sigma are not used (it estimates the

@@ -13,7 +13,7 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``espcn``) run networks whose weights ship in the package; ``repaint`` and
+The learned methods (``ffdnet``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint`` and
 ``dps`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
 """
@@ -49,6 +49,7 @@ UPSCALE = {
     "sparse": "sparse:upscale_sparse",
     "tv": "variational:upscale_tv",
     "espcn": "aip.models.learned:upscale_espcn",
+    "srcnn": "aip.models.learned:upscale_srcnn",
     "dps": "aip.models.diffusion_restore:upscale_dps",
 }
 
@@ -81,7 +82,7 @@ SECONDS_PER_MP = {
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
     "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "dps": 2450},
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
                 "dps": 470},
 }
