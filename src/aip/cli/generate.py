@@ -94,7 +94,7 @@ def register(sub) -> None:
     p.add_argument("model", nargs="?", default=None,
                    help=f"model name: {', '.join(model_names(('generative', 'restoration')))}; "
                         "optional with --resume")
-    p.add_argument("--data", default=None, help="built-in dataset (digits, digits8, faces, patches) or a folder")
+    p.add_argument("--data", default=None, help="built-in dataset (digits, digits8, faces, patches) or a folder (default: the model's own, e.g. digits)")
     p.add_argument("-o", "--out", required=True, help="run directory (config, log, samples, checkpoints)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="optimiser steps")
@@ -174,8 +174,10 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         if args.model is None:
             raise ValueError("model: expected a model name (aip train MODEL --data ... --out ...)")
-        if args.data is None:
-            raise ValueError("--data: expected a built-in dataset name or a folder")
+        if args.data is None:  # the model's built-in default task (its registry entry's dataset)
+            from aip.models.registry import get_spec
+
+            args.data = get_spec(args.model).default_data
         if "steps" not in given and "epochs" not in given:
             raise ValueError("--steps/--epochs: expected one of them")
         cfg, options = train_config_from_args(args)

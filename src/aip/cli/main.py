@@ -18,7 +18,7 @@ import sys
 import threading
 
 _COMMAND_MODULES = (
-    "info", "demo", "fractal", "degrade", "restore", "generate",
+    "info", "demo", "fractal", "degrade", "restore", "generate", "translate",
 )
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,

@@ -36,7 +36,8 @@ def data_defaults(config_class: type, dataset: ImageDataset | BatchDataset,
                   given: dict[str, Any]) -> dict[str, Any]:
     """Model config values implied by the data (channels, image size, number of classes) not given.
 
-    A :class:`~aip.data.BatchDataset` (crops of images of any size) implies its channels only."""
+    A :class:`~aip.data.BatchDataset` (crops of images of any size) implies its channels, and its image size
+    when it cuts square crops."""
     names = {f.name: f for f in dataclasses.fields(config_class)}
     out: dict[str, Any] = {}
     if isinstance(dataset, BatchDataset):
@@ -44,6 +45,11 @@ def data_defaults(config_class: type, dataset: ImageDataset | BatchDataset,
         for f in _CHANNEL_FIELDS:
             if c is not None and f in names and f not in given:
                 out[f] = c
+        crop = getattr(dataset, "crop", None)
+        if crop and crop[0] == crop[1]:
+            for f in _SIZE_FIELDS:
+                if f in names and f not in given:
+                    out[f] = int(crop[0])
         return out
     c, h, w = dataset.shape
     for f in _CHANNEL_FIELDS:
@@ -68,7 +74,8 @@ def _data_info(ds: ImageDataset | BatchDataset, config: TrainConfig) -> dict[str
             "n_train": len(ds)}
 
 
-def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 1) -> BatchDataset | None:
+def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 1,
+                     task: str | None = None) -> BatchDataset | None:
     """The :class:`~aip.data.Degraded` data of a restoration run: ``config.data`` degraded on the fly.
 
     Parameters
@@ -84,6 +91,9 @@ def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 
         Super-resolution data (the model config's ``scale``): the observation is decimated by ``scale``
         (:func:`aip.data.make_degradation`); crops, or whole held-out images without ``crop``, are cut to a
         multiple of ``scale``.
+    task : str, optional
+        A translation task of :mod:`aip.data.tasks` (``"edges"``, ``"colorize"``) that makes the observation
+        instead of ``noise``/``blur`` (the model config's ``task``; ``"degrade"`` or None: the degradation).
 
     Returns
     -------
@@ -100,7 +110,12 @@ def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 
     from aip.data.paired import Degraded, make_degradation
 
     check_choice(split, "split", ("train", "test"))
-    physics = make_degradation(config.noise or None, config.blur or None, scale=scale, noise_scale=255.0)
+    if task not in (None, "degrade"):
+        from aip.data.tasks import make_task
+
+        physics: Any = make_task(task)
+    else:
+        physics = make_degradation(config.noise or None, config.blur or None, scale=scale, noise_scale=255.0)
     crop = config.crop or None
     if crop is not None and crop % scale:
         raise ValueError(f"crop: expected a multiple of the model's scale {scale}, got {crop}")
@@ -178,9 +193,11 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
     config.model = name
     cls = get_model_class(name)
     if issubclass(cls, RestorationModel):
-        scale = int(getattr(make_config(cls.config_class, options, what=name), "scale", 1) or 1)
-        dataset: ImageDataset | BatchDataset = restoration_data(config, "train", scale=scale)
-        eval_data = restoration_data(config, "test", scale=scale)
+        model_cfg = make_config(cls.config_class, options, what=name)
+        scale = int(getattr(model_cfg, "scale", 1) or 1)
+        task = getattr(model_cfg, "task", None)
+        dataset: ImageDataset | BatchDataset = restoration_data(config, "train", scale=scale, task=task)
+        eval_data = restoration_data(config, "test", scale=scale, task=task)
     else:
         dataset, eval_data = load_dataset(config.data, "train"), None
     device = D.local_device(torch.device(config.device) if config.device != "auto" else
