@@ -143,10 +143,12 @@ def coerce_value(value: Any, annotation: Any, key: str) -> Any:
     return _coerce(value, annotation, key)
 
 
-def make_config(config_class: type, values: dict[str, Any] | None = None, *, what: str = "model") -> Any:
+def make_config(config_class: type, values: dict[str, Any] | None = None, *, what: str = "model",
+                validate: bool = True) -> Any:
     """Build a dataclass config from ``values`` (command-line strings are converted to the field types).
 
-    Unknown keys raise ValueError naming the known ones; the config's own ``validate()`` runs if it has one.
+    Unknown keys raise ValueError naming the known ones; the config's own ``validate()`` runs if it has one
+    (unless ``validate=False``: a peek at some fields before the data has filled in the rest).
     """
     if not dataclasses.is_dataclass(config_class):
         raise TypeError(f"{config_class!r}: expected a dataclass config class")
@@ -162,7 +164,7 @@ def make_config(config_class: type, values: dict[str, Any] | None = None, *, wha
             raise ValueError(f"{what} config: unknown key {key!r}; expected one of {', '.join(fields)}")
         kwargs[k] = _coerce(value, hints.get(k, fields[k].type), k)
     cfg = config_class(**kwargs)
-    if callable(getattr(cfg, "validate", None)):
+    if validate and callable(getattr(cfg, "validate", None)):
         cfg.validate()
     return cfg
 

@@ -193,7 +193,7 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
     config.model = name
     cls = get_model_class(name)
     if issubclass(cls, RestorationModel):
-        model_cfg = make_config(cls.config_class, options, what=name)
+        model_cfg = make_config(cls.config_class, options, what=name, validate=False)  # the data fills in more
         scale = int(getattr(model_cfg, "scale", 1) or 1)
         task = getattr(model_cfg, "task", None)
         dataset: ImageDataset | BatchDataset = restoration_data(config, "train", scale=scale, task=task)
