@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -133,3 +134,101 @@ def test_train_without_data_and_translate(tmp_path):
     assert out.exists() and (tmp_path / "t_source.png").exists()
     assert main(["translate", str(run), str(tmp_path / "d.png"), "-o", str(out)]) == 2     # exists: --force
     assert main(["translate", str(tmp_path), str(tmp_path / "d.png"), "-o", str(tmp_path / "u.png")]) == 2
+
+
+# ------------------------------------------------------------------------------------------------ CycleGAN
+CYC = {"base": 8, "n_blocks": 1, "d_base": 8, "image_size": 28}
+
+
+def test_cycle_loss_is_zero_for_inverse_pairs():
+    from aip.models.translate import cycle_consistency
+
+    a, b = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    assert float(cycle_consistency(lambda v: 1 - v, lambda v: 1 - v, a, b)) == 0.0
+    assert float(cycle_consistency(lambda v: v.flip(-1), lambda v: v.flip(-1), a, b)) == 0.0
+    assert float(cycle_consistency(lambda v: 1 - v, lambda v: v, a, b)) > 0.5
+
+
+def test_image_pool_returns_new_or_stored_images():
+    from aip.models.translate import ImagePool
+
+    torch.manual_seed(0)
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first)            # filling: the new images come back
+    out = pool.query(first + 10)
+    assert set(out.flatten().tolist()) <= set(range(4)) | set(range(10, 14))
+    assert len(pool.images) == 4
+    assert torch.equal(ImagePool(0).query(first), first)
+
+
+def test_cyclegan_trains_and_translates_both_ways():
+    from aip.models.translate import CycleGAN, CycleGANConfig
+
+    torch.manual_seed(0)
+    model = CycleGAN(CycleGANConfig(lr=2e-3, **CYC))
+    a = torch.zeros(6, 1, 28, 28)
+    a[..., 8:20, 12:16] = 1                                  # vertical bars in A, horizontal in B
+    b = a.transpose(-1, -2).clone()
+    batch = {"y": a, "x": b}
+    opts = {p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_options(p)) for p in model.phases()}
+    cyc = []
+    for _ in range(30):
+        for phase in model.phases():
+            out = model.training_loss(batch, phase)
+            opts[phase].zero_grad()
+            out["loss"].backward()
+            opts[phase].step()
+            if phase == "g":
+                cyc.append(float(out["cycle"]))
+                assert float(out["loss"]) == pytest.approx(
+                    float(out["adv"]) + 10 * float(out["cycle"]) + 5 * float(out["identity"]), rel=1e-4)
+    assert sum(cyc[-5:]) < 0.5 * sum(cyc[:5])
+    assert model.translate(a, "a2b").shape == a.shape and model.translate(b, "b2a").shape == b.shape
+    assert torch.equal(model.restore(a), model.translate(a, "a2b"))
+    rgb = CycleGAN(CycleGANConfig(channels=3, source_channels=1, **CYC))
+    assert rgb.translate(a, "a2b").shape == (6, 3, 28, 28)
+    out = rgb.training_loss({"y": a, "x": torch.rand(6, 3, 28, 28)}, "g")
+    assert "identity" not in out                              # channels differ: no identity loss
+    with pytest.raises(ValueError, match="direction: expected one of a2b, b2a"):
+        model.translate(a, "ab")
+    with pytest.raises(ValueError, match="y \\(domain A\\): expected 1 channel"):
+        rgb.training_loss({"y": torch.rand(2, 3, 28, 28), "x": torch.rand(2, 3, 28, 28)}, "g")
+
+
+def test_font_pair_is_unpaired_in_training_and_aligned_in_test():
+    from aip.data.digits import synthetic_digits
+
+    a, la = synthetic_digits(40, seed=23, fonts="sans")
+    b, lb = synthetic_digits(40, seed=23, fonts="serif")
+    assert (la == lb).all() and a.shape == b.shape
+    # the same digit, stroke and deformation: the two renderings overlap far more than random digit pairs do
+    same = np.mean([np.corrcoef(a[i].ravel(), b[i].ravel())[0, 1] for i in range(40)])
+    other = np.mean([np.corrcoef(a[i].ravel(), b[(i + 1) % 40].ravel())[0, 1] for i in range(40)])
+    assert same > 0.6 and same > other + 0.3
+    with pytest.raises(ValueError, match="fonts: expected one of sans, serif, mono"):
+        synthetic_digits(2, fonts="gothic")
+
+
+def test_cyclegan_cli_on_a_trainA_trainB_folder(tmp_path):
+    from aip.cli.main import main
+    from aip.io import write_image
+
+    rng = np.random.default_rng(0)
+    for sub in ("trainA", "trainB", "testA", "testB"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+        for i in range(4):
+            write_image(tmp_path / "data" / sub / f"{i}.png", rng.random((28, 28)))
+    run = tmp_path / "run"
+    assert main(["train", "cyclegan", "--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2",
+                 "--batch-size", "2", "--base", "8", "--n-blocks", "1", "--d-base", "8", "--eval-every", "2",
+                 "--checkpoint-every", "2", "--quiet"]) == 0
+    log = (run / "log.jsonl").read_text()
+    assert "eval/psnr" in log                                  # testA/testB share file names: scored as pairs
+    for d in ("a2b", "b2a"):
+        out = tmp_path / f"{d}.png"
+        assert main(["translate", str(run), str(tmp_path / "data" / "testA" / "0.png"), "-o", str(out),
+                     "--direction", d]) == 0 and out.exists()
+    assert main(["translate", str(run), str(tmp_path / "data" / "testA" / "0.png"), "-o",
+                 str(tmp_path / "x.png"), "--derive"]) == 2
+    assert main(["train", "cyclegan", "--data", str(tmp_path), "--out", str(tmp_path / "r2"), "--steps", "1"]) == 2

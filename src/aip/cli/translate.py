@@ -1,4 +1,4 @@
-"""``aip translate``: run an image-to-image translation model (pix2pix) on an image.
+"""``aip translate``: run an image-to-image translation model (pix2pix, CycleGAN) on an image.
 
     aip translate RUN_DIR edges.png -o photo.png
     aip translate RUN_DIR photo.png -o back.png --derive      # make the source from a target image first
@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--derive", action="store_true",
                    help="make the source from IN with the run's task first (edges, gray), and write it beside "
                         "OUT as OUT_source.png")
+    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
+                   help="CycleGAN runs: translate from domain A to B (default) or back")
     p.add_argument("--tile", type=int, default=512, help="process in tiles of this size (default 512)")
     p.add_argument("--device", default=None, help="torch device (cpu, cuda)")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA ones")
@@ -44,36 +46,46 @@ def run(args: argparse.Namespace) -> int:
 
     check_writable(args.output, args.force)
     model, meta = load_run(args.run, ema=not args.no_ema, device=args.device)
-    if not hasattr(model, "generator") or getattr(model.config, "task", None) is None:
-        raise ValueError(f"RUN: expected a translation run (pix2pix), got a {meta['model'].get('model')} run")
+    if not hasattr(model, "generator") and not hasattr(model, "translate"):
+        raise ValueError(f"RUN: expected a translation run (pix2pix, cyclegan), got a {meta['model'].get('model')} run")
     cfg = model.config
+    task = getattr(cfg, "task", None)
+    cyclic = hasattr(model, "translate")
+    if cyclic:
+        want = cfg.in_channels if args.direction == "a2b" else cfg.channels
+        fn = lambda t: model.translate(t, args.direction)
+    else:
+        want = cfg.in_channels
+        fn = model.restore
     img = load_image(args.input)
     x = torch.from_numpy(np.ascontiguousarray(img if img.ndim == 3 else img[..., None], dtype=np.float32))
     x = x.permute(2, 0, 1)[None]
     source_path = None
     if args.derive:
-        if cfg.task == "degrade":
+        if task is None:
+            raise ValueError("--derive: only for pix2pix runs, whose task makes the source from a target image")
+        if task == "degrade":
             raise ValueError("--derive: the run's task is 'degrade', whose source is a degraded photo: give that")
-        if cfg.task == "colorize" and x.shape[1] != 3:
+        if task == "colorize" and x.shape[1] != 3:
             raise ValueError(f"--derive: colorization derives gray from a colour image, got {x.shape[1]} channel(s)")
-        x = make_task(cfg.task).degrade(x)["y"]
+        x = make_task(task).degrade(x)["y"]
         source_path = Path(args.output).with_name(Path(args.output).stem + "_source.png")
         check_writable(source_path, args.force)
         write_image(source_path, x[0, 0].numpy(), force=args.force)
-    if x.shape[1] != cfg.in_channels:
-        if cfg.in_channels == 1:
+    if x.shape[1] != want:
+        if want == 1:
             x = luma(x)
         else:
-            raise ValueError(f"IN: the run translates {cfg.in_channels}-channel images, got {x.shape[1]}")
+            raise ValueError(f"IN: the run translates {want}-channel images, got {x.shape[1]}")
     dev = next(model.parameters()).device
     t0 = time.perf_counter()
     with torch.no_grad():
-        out = apply_tiled(lambda t: model.restore(t.to(dev)).cpu(), x, tile=args.tile, overlap=min(64, args.tile // 4),
-                          multiple=2 ** cfg.depth)
+        out = apply_tiled(lambda t: fn(t.to(dev)).cpu(), x, tile=args.tile, overlap=min(64, args.tile // 4),
+                          multiple=4 if cyclic else 2 ** cfg.depth)
     secs = time.perf_counter() - t0
     arr = out[0].clamp(0, 1).permute(1, 2, 0).numpy()
     write_image(args.output, arr[..., 0] if arr.shape[-1] == 1 else arr, force=args.force)
-    result = {"run": str(args.run), "task": cfg.task, "step": meta["step"], "input": str(args.input),
+    result = {"run": str(args.run), "task": task or args.direction, "step": meta["step"], "input": str(args.input),
               "output": str(args.output), "shape": list(arr.shape), "seconds": round(secs, 3)}
     if source_path is not None:
         result["source"] = str(source_path)

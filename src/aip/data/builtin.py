@@ -71,3 +71,21 @@ def _patches(split: str):
 
 
 BUILTIN = {"digits": _digits, "digits8": _digits8, "faces": _faces, "patches": _patches}
+
+
+def _fonts(split: str):
+    """Digits in DejaVu Sans (domain A) and DejaVu Serif (domain B), 28x28. Training: 20,000 of each, drawn
+    with different seeds (no pair is ever seen); test: 1,000 pairs drawn with one seed, so ``b[i]`` is the true
+    translation of ``a[i]`` (same digit, stroke and deformation in the other family)."""
+    from aip.data.digits import synthetic_digits
+
+    if split == "train":
+        (a, la), (b, lb) = synthetic_digits(20000, seed=21, fonts="sans"), synthetic_digits(20000, seed=22, fonts="serif")
+    else:
+        (a, la), (b, lb) = synthetic_digits(1000, seed=23, fonts="sans"), synthetic_digits(1000, seed=23, fonts="serif")
+    return a, b, la, lb
+
+
+#: Built-in two-domain sets for unpaired translation: ``name -> split -> (a, b, labels_a, labels_b)``; their
+#: test splits are aligned pairs (the true mapping is known, so a translation can be scored).
+PAIRS = {"fonts": _fonts}

@@ -25,6 +25,15 @@ DIGIT_FONTS = (
     "DejaVuSerif-BoldItalic.ttf",
 )
 STROKES = (0, 1, 2)
+#: Font families for two-domain digit sets (CycleGAN's font pair): four files each, in matching order
+#: (regular, bold, oblique or italic, bold oblique or italic), so one seed renders the same digit, stroke and
+#: deformation in both families.
+FONT_FAMILIES = {
+    "sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
+    "serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf"),
+    "mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf",
+             "DejaVuSansMono-BoldOblique.ttf"),
+}
 _TEMPLATE = 64
 _BOX = 44  # the glyph's longer side in the 64x64 template (20/28 of the 56x56 intermediate ~ 40 px)
 
@@ -34,6 +43,13 @@ def font_dir() -> Path:
     import matplotlib
 
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+@functools.lru_cache(maxsize=1)
+def template_fonts() -> tuple[str, ...]:
+    """The font file of every template of :func:`digit_templates`, in its order."""
+    folder = font_dir()
+    return tuple(f for f in DIGIT_FONTS if (folder / f).exists() for _ in STROKES for _ in range(10))
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,7 +99,8 @@ def digit_templates() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(templates), np.asarray(labels, dtype=np.int64)
 
 
-def synthetic_digits(n: int, *, seed: int = 0, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_digits(n: int, *, seed: int = 0, chunk: int = 4096, fonts: str | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` synthetic 28x28 digits.
 
     Parameters
@@ -96,6 +113,9 @@ def synthetic_digits(n: int, *, seed: int = 0, chunk: int = 4096) -> tuple[np.nd
     chunk : int
         Images warped per batch, rounded to a multiple of 256 (memory only; the result does not depend
         on it).
+    fonts : str, optional
+        Only the fonts of one family of :data:`FONT_FAMILIES` (``"sans"``, ``"serif"``, ``"mono"``). Two
+        families drawn with the same seed give the same digits, strokes and deformations: aligned pairs.
 
     Returns
     -------
@@ -115,7 +135,12 @@ def synthetic_digits(n: int, *, seed: int = 0, chunk: int = 4096) -> tuple[np.nd
 
     n = check_int(n, "n", low=1)
     templates, tlabels = digit_templates()
-    by_digit = [np.flatnonzero(tlabels == d) for d in range(10)]
+    keep = np.ones(len(tlabels), bool)
+    if fonts is not None:
+        if fonts not in FONT_FAMILIES:
+            raise ValueError(f"fonts: expected one of {', '.join(FONT_FAMILIES)}, got {fonts!r}")
+        keep = np.isin(np.array(template_fonts()), FONT_FAMILIES[fonts])
+    by_digit = [np.flatnonzero((tlabels == d) & keep) for d in range(10)]
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 10
     rng.shuffle(labels)

@@ -165,6 +165,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="encoder-decoder hole filling, reconstruction + adversarial (Pathak et al. 2016)"),
     ModelSpec("pix2pix", "aip.models.translate:Pix2Pix", _R, "translation", "translate", "digits",
               description="paired image-to-image translation: U-Net + PatchGAN, cGAN + L1 (Isola et al. 2017)"),
+    ModelSpec("cyclegan", "aip.models.translate:CycleGAN", _R, "translation", "translate", "fonts",
+              description="unpaired translation: two generators, cycle + identity losses (Zhu et al. 2017)"),
     ModelSpec("lenet", "aip.models.lenet:LeNet", "classifier", "classifiers", "classify",
               config_cls="aip.models.lenet:LeNetConfig",
               description="LeNet-style classifier, the feature network of FID-LeNet (LeCun et al. 1998)"),

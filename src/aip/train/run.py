@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from aip._shared.files import atomic_write
@@ -146,6 +147,38 @@ def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 
     return data
 
 
+def unpaired_data(config: TrainConfig, split: str = "train") -> BatchDataset | None:
+    """The two-domain data of an unpaired translation run (CycleGAN): batches ``{"y": from A, "x": from B}``.
+
+    ``config.data`` is a built-in pair (:data:`aip.data.builtin.PAIRS`, e.g. ``fonts``) or a folder with
+    ``trainA``/``trainB`` sub-folders (CycleGAN's layout). ``split="test"``: the held-out aligned pairs
+    (:class:`~aip.data.Paired`, the first ``eval_images``) of a built-in pair, or a folder's ``testA``/``testB``
+    when their file names match; None otherwise (nothing to score a translation against).
+    """
+    from aip._shared.validate import check_choice
+    from aip.data.builtin import PAIRS
+    from aip.data.paired import Paired, Unpaired
+
+    check_choice(split, "split", ("train", "test"))
+    crop = config.crop or None
+    if config.data in PAIRS:
+        a, b, _, _ = PAIRS[config.data](split)
+        a, b = (torch.from_numpy(v.astype(np.float32) / 255.0)[:, None] for v in (a, b))
+        if split == "train":
+            return Unpaired(a, b, crop=crop)
+        return Paired(a[:config.eval_images], b[:config.eval_images], flips=False)
+    root = Path(config.data)
+    if not ((root / "trainA").is_dir() and (root / "trainB").is_dir()):
+        raise ValueError(f"data: expected a built-in pair ({', '.join(PAIRS)}) or a folder with trainA/ and "
+                         f"trainB/, got {config.data!r}")
+    if split == "train":
+        return Unpaired(root / "trainA", root / "trainB", crop=crop)
+    ta, tb = root / "testA", root / "testB"
+    if not (ta.is_dir() and tb.is_dir()) or sorted(p.name for p in ta.iterdir()) != sorted(p.name for p in tb.iterdir()):
+        return None
+    return Paired(ta, tb, flips=False)
+
+
 def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
               model_options: dict[str, Any] | None = None, resume: bool = False, progress: bool = True,
               overrides: dict[str, Any] | None = None) -> Trainer:
@@ -192,7 +225,10 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
             raise FileExistsError(f"{run}: holds a run already; pass --resume to continue it or choose another --out")
     config.model = name
     cls = get_model_class(name)
-    if issubclass(cls, RestorationModel):
+    if getattr(cls, "unpaired", False):
+        dataset = unpaired_data(config, "train")
+        eval_data = unpaired_data(config, "test")
+    elif issubclass(cls, RestorationModel):
         model_cfg = make_config(cls.config_class, options, what=name, validate=False)  # the data fills in more
         scale = int(getattr(model_cfg, "scale", 1) or 1)
         task = getattr(model_cfg, "task", None)
