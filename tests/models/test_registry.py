@@ -88,14 +88,15 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 22
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 24
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
         "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
-        "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"], "classifiers": ["lenet"]}
+        "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
+        "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet"]}
     assert model_names("restoration") == ["context_encoder", "cyclegan", "dncnn", "espcn", "ffdnet", "msdeblur",
-                                          "pix2pix", "srcnn", "srgan", "srresnet", "vdsr"]
+                                          "palette", "pix2pix", "sr3", "srcnn", "srgan", "srresnet", "vdsr"]
     assert model_names("classifier") == ["lenet"]
     assert model_names(("generative", "restoration")) == sorted(set(MODELS) - {"lenet"})
     with pytest.raises(ValueError, match="kind: expected some of generative, restoration, classifier, got 'gan'"):

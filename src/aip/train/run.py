@@ -94,7 +94,7 @@ def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 
         multiple of ``scale``.
     task : str, optional
         A translation task of :mod:`aip.data.tasks` (``"edges"``, ``"colorize"``) that makes the observation
-        instead of ``noise``/``blur`` (the model config's ``task``; ``"degrade"`` or None: the degradation).
+        instead of ``noise``/``blur`` (the model config's ``task``; any other value or None: the degradation).
 
     Returns
     -------
@@ -111,9 +111,9 @@ def restoration_data(config: TrainConfig, split: str = "train", *, scale: int = 
     from aip.data.paired import Degraded, make_degradation
 
     check_choice(split, "split", ("train", "test"))
-    if task not in (None, "degrade"):
-        from aip.data.tasks import make_task
+    from aip.data.tasks import TRANSLATION_TASKS, make_task
 
+    if task in TRANSLATION_TASKS:
         physics: Any = make_task(task)
     else:
         physics = make_degradation(config.noise or None, config.blur or None, scale=scale, noise_scale=255.0)
@@ -230,7 +230,7 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
         eval_data = unpaired_data(config, "test")
     elif issubclass(cls, RestorationModel):
         model_cfg = make_config(cls.config_class, options, what=name, validate=False)  # the data fills in more
-        scale = int(getattr(model_cfg, "scale", 1) or 1)
+        scale = int(getattr(model_cfg, "data_scale", getattr(model_cfg, "scale", 1)) or 1)
         task = getattr(model_cfg, "task", None)
         dataset: ImageDataset | BatchDataset = restoration_data(config, "train", scale=scale, task=task)
         eval_data = restoration_data(config, "test", scale=scale, task=task)
