@@ -1,10 +1,11 @@
-"""Restoration by sampling (issue 13): RePaint and DPS with the shipped digit DDPM against aip's classical methods.
+"""Restoration by sampling (issue 13): RePaint, DPS and DiffPIR with the shipped digit DDPM against aip's classical methods.
 
 Held-out digits (the test split of the built-in digits, never seen in training or tuning), degraded three ways for
 inpainting: 50% and 80% of the pixels missing at random, and a 14x14 hole in the middle. Every method sees the
 same masks. Classical: harmonic (the default), TV, plug-and-play DCT (``pnp``) and WNNM (the best classical
-quality on photos; on fewer digits with ``--wnnm N``, it takes seconds per digit). Sampling: RePaint and DPS with
-the shipped DDPM as an unconditional prior (its null label). DPS's step size ``zeta`` is picked on training
+quality on photos; on fewer digits with ``--wnnm N``, it takes seconds per digit). Sampling: RePaint, DPS and
+DiffPIR (the paper's lam 7; zeta 1 for inpainting, 0.3 otherwise; noiseless data: sigma 0) with the shipped DDPM as
+an unconditional prior (its null label). DPS's step size ``zeta`` is picked on training
 digits (``--zetas``), not on the test digits.
 
 Measures per method and setting: PSNR (dB), class accuracy of the shipped LeNet on the result, FID-LeNet between
@@ -39,7 +40,7 @@ from aip.metrics import fid_from_features
 from aip.models.diffusion_restore import load_prior
 from aip.models.lenet import load_lenet
 from aip.restore import deblur, inpaint, upscale
-from aip.sampling.posterior import dps, repaint
+from aip.sampling.posterior import diffpir, dps, repaint
 
 SETTINGS = ("random50", "random80", "hole14")
 CLASSICAL = ("harmonic", "tv", "pnp", "wnnm")
@@ -189,6 +190,14 @@ def main(argv=None) -> int:
         outs["dps"] = out
         results["consistency"][setting] = hist
         print(f"[{setting}] dps: {row['dps']}", flush=True)
+        keep = (~miss).float()
+        t0 = time.perf_counter()
+        out = diffpir(pipe, y, None, sigma=0.0, zeta=1.0, steps=args.steps,
+                      prox=lambda z, yy, gamma, keep=keep: (z + gamma * keep * yy) / (1 + gamma * keep),
+                      generator=torch.Generator().manual_seed(1))
+        row["diffpir"] = sc(out, time.perf_counter() - t0)
+        outs["diffpir"] = out
+        print(f"[{setting}] diffpir: {row['diffpir']}", flush=True)
         results["inpaint"][setting] = row
         strip(outs, RESULTS / f"{stem}_{setting}_strip.png")
 
@@ -201,6 +210,9 @@ def main(argv=None) -> int:
         out = dps(pipe, y, op, steps=args.steps, zeta=zeta, generator=torch.Generator().manual_seed(1))
         sub = Scorer(clean[:n], labels[:n], reference[:n])
         r = {"dps": sub(out, time.perf_counter() - t0)}
+        t0 = time.perf_counter()
+        out = diffpir(pipe, y, op, sigma=0.0, steps=args.steps, generator=torch.Generator().manual_seed(1))
+        r["diffpir"] = sub(out, time.perf_counter() - t0)
         bic, secs = per_image(lambda a, m, s=scale: upscale(a, s, "bicubic"), y, y)
         r["bicubic"] = sub(bic, secs)
         results["other"][f"upscale_x{scale}"] = r
@@ -212,6 +224,9 @@ def main(argv=None) -> int:
     out = dps(pipe, y, op, steps=args.steps, zeta=zeta, generator=torch.Generator().manual_seed(1))
     sub = Scorer(clean[:n], labels[:n], reference[:n])
     r = {"dps": sub(out, time.perf_counter() - t0)}
+    t0 = time.perf_counter()
+    out = diffpir(pipe, y, op, sigma=0.01, steps=args.steps, generator=torch.Generator().manual_seed(1))
+    r["diffpir"] = sub(out, time.perf_counter() - t0)
     for method in ("tv", "pnp"):
         res, secs = per_image(lambda a, m, method=method: deblur(a, psf, method, sigma=0.01, edges="circular"), y, y)
         r[method] = sub(res, secs)
@@ -225,7 +240,7 @@ def main(argv=None) -> int:
 
 def markdown(r: dict, stem: str) -> str:
     m = r["meta"]
-    L = ["# Restoration by sampling: RePaint and DPS with the shipped digit DDPM", "",
+    L = ["# Restoration by sampling: RePaint, DPS and DiffPIR with the shipped digit DDPM", "",
          (f"{m['date']}, {m['machine']}, {m['threads']}. {m['n']} held-out test digits per setting (WNNM on the "
          f"first {m['n_wnnm']}); prior {m['prior']}; {m['steps']} reverse steps; RePaint resamples each step "
          f"{m['resample']} times; DPS zeta {m['zeta']} (picked on training digits at 80% missing, among "
@@ -244,10 +259,11 @@ def markdown(r: dict, stem: str) -> str:
             L += ["", (f"Best classical by accuracy: {best} ({row[best]['accuracy']:.3f}, FID {row[best]['fid']:.2f});"
                        f" RePaint {row['repaint']['accuracy']:.3f} / {row['repaint']['fid']:.2f}, known pixels "
                        f"exact: {row['repaint']['known_pixels_exact']}; DPS {row['dps']['accuracy']:.3f} / "
-                       f"{row['dps']['fid']:.2f}, residual RMS first/middle/last step "
+                       f"{row['dps']['fid']:.2f}; DiffPIR {row['diffpir']['accuracy']:.3f} / "
+                       f"{row['diffpir']['fid']:.2f}. DPS residual RMS first/middle/last step "
                        + " / ".join(f"{v:.4f}" for v in row["dps"]["residual_first_mid_last"]) + ".")]
         L += ["", f"Strip (rows: clean, observed, then each method): `{stem}_{setting}_strip.png`.", ""]
-    L += ["## Super-resolution and deblurring by DPS (same prior, first 64 digits)", ""]
+    L += ["## Super-resolution and deblurring by DPS and DiffPIR (same prior, first 64 digits)", ""]
     rows = []
     for task, row in r["other"].items():
         for name, v in row.items():

@@ -286,7 +286,7 @@ def test_lazy_function_attributes():
     assert "denoise_nl_means" in dir(R)
 
 
-SAMPLED = {"repaint", "dps"}  # diffusion samplers: their shipped prior models 28x28 gray digits
+from aip.restore._registry import SAMPLED  # diffusion samplers: their shipped prior models 28x28 digits
 
 
 @pytest.fixture(scope="module")

@@ -155,3 +155,25 @@ def test_front_doors_and_cli(tmp_path, digits):
                  "--prior", "shipped:ddpm"]) == 2
     assert main(["inpaint", str(src), "-o", str(tmp_path / "o3.png"), "--mask", "random:0.5", "--method",
                  "repaint", "--prior", str(tmp_path)]) == 2
+
+
+def test_diffpir_enforces_the_data_through_the_operators_prox(gauss):
+    from aip.degrade import Blur, Mask, gaussian
+    from aip.sampling.posterior import diffpir
+
+    truth = (MU + S * torch.randn(16, 1, 12, 12, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    miss = np.zeros((12, 12), bool)
+    miss[:, 6:] = True
+    op = Mask(miss)
+    y = op(truth)
+    out = diffpir(gauss, y, op, sigma=0.0, steps=50, zeta=1.0, generator=torch.Generator().manual_seed(1))
+    known = torch.from_numpy(~miss).expand_as(out)
+    assert float((out - truth)[known].abs().max()) < 2e-3       # noiseless: the mask's prox is hard consistency
+    assert float(out[~known].mean()) == pytest.approx(MU, abs=0.03)
+    # a blur: DiffPIR's FFT prox moves the estimate toward the data, beyond the prior's mean
+    blur = Blur(gaussian(1.0), "circular")
+    yb = blur(truth) + 0.01 * torch.randn(truth.shape, generator=torch.Generator().manual_seed(2))
+    est = diffpir(gauss, yb, blur, sigma=0.01, steps=50, generator=torch.Generator().manual_seed(1))
+    assert float((blur(est) - yb).square().mean()) < 0.2 * float((blur(torch.full_like(est, MU)) - yb).square().mean())
+    with pytest.raises(ValueError, match=r"zeta: expected a number in \[0, 1\]"):
+        diffpir(gauss, y, op, zeta=1.5)

@@ -48,6 +48,12 @@ def _timing(task: str) -> str:
     return ", ".join(parts)
 
 
+def _sampled() -> tuple[str, ...]:
+    from aip.restore._registry import SAMPLED
+
+    return SAMPLED
+
+
 def register(sub) -> None:
     import textwrap
 
@@ -90,7 +96,7 @@ def register(sub) -> None:
                            help="the prior of --method pnp: a denoise method (e.g. ffdnet, the shipped network; "
                                 "default dct)")
         if task in ("deblur", "upscale", "inpaint"):
-            samplers = "repaint or dps" if task == "inpaint" else "dps"
+            samplers = " or ".join(m for m in _sampled() if m in _methods(task))
             p.add_argument("--prior", metavar="RUN", default=None,
                            help=f"the diffusion prior of --method {samplers}: shipped:NAME or a run folder of "
                                 "aip train ddpm (default shipped:ddpm, 28x28 gray digits; the image must have "
@@ -180,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
                              f"{args.method or 'default'}")
         knobs["denoiser"] = args.denoiser
     if getattr(args, "prior", None) is not None:
-        if (args.method or "") not in ("repaint", "dps"):
-            raise ValueError(f"--prior: expected --method {'repaint or dps' if task == 'inpaint' else 'dps'} "
+        if (args.method or "") not in _sampled():
+            raise ValueError(f"--prior: expected --method {' or '.join(m for m in _sampled() if m in _methods(task))} "
                              f"(the diffusion samplers), got --method {args.method or 'default'}")
         knobs["prior"] = args.prior
     sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None

@@ -1,11 +1,12 @@
-"""Diffusion restoration on numpy images: the front doors ``aip.restore.inpaint(..., "repaint")``,
-``inpaint(..., "dps")``, ``deblur(..., "dps")`` and ``upscale(..., "dps")``.
+"""Diffusion restoration on numpy images: the front doors ``aip.restore.inpaint(..., "repaint")``, and
+``"dps"`` and ``"diffpir"`` for ``inpaint``, ``deblur`` and ``upscale``.
 
 The prior is a trained diffusion model, ``prior="shipped:ddpm"`` (the digit DDPM in the package, used
 unconditionally through its null label, or conditioned on ``label``) or a run folder of ``aip train ddpm``.
 The image must have the prior's size and channels (the shipped prior: 28 x 28 gray digits). DPS's step size ``zeta`` defaults to 2,
 the best of 0.5, 1 and 2 on training digits (``benchmarks/diffusion_restore.py``). The samplers are
-:func:`aip.sampling.posterior.repaint` and :func:`~aip.sampling.posterior.dps`, with the same
+:func:`aip.sampling.posterior.repaint`, :func:`~aip.sampling.posterior.dps` and
+:func:`~aip.sampling.posterior.diffpir`, with the same
 :mod:`aip.degrade` operators as the classical solvers. Results are samples: ``seed`` makes them reproducible.
 
 Example
@@ -27,7 +28,16 @@ import torch
 from aip._shared.validate import check_int
 from aip.sampling.pipelines import Conditioning, DiffusionPipeline
 
-__all__ = ["deblur_dps", "inpaint_dps", "inpaint_repaint", "load_prior", "upscale_dps"]
+__all__ = [
+    "deblur_diffpir",
+    "deblur_dps",
+    "inpaint_diffpir",
+    "inpaint_dps",
+    "inpaint_repaint",
+    "load_prior",
+    "upscale_diffpir",
+    "upscale_dps",
+]
 
 DEFAULT_PRIOR = "shipped:ddpm"
 
@@ -159,3 +169,51 @@ def upscale_dps(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR, st
     return _dps(image, Downsample(scale, "bicubic", mode="circular"), prior=pipe, steps=steps, zeta=zeta,
                 label=label, seed=seed, channel_axis=channel_axis, device=device, progress=progress,
                 size=(s // scale, s // scale))
+
+
+def _diffpir(image, operator, *, prior, sigma, steps, lam, zeta, label, seed, channel_axis, device, progress,
+             size=None, hint=""):
+    from aip.sampling.posterior import diffpir
+
+    pipe = load_prior(prior, device=device)
+    y = _batch(image, channel_axis, pipe, size=size, hint=hint)
+    out = diffpir(pipe, y, operator.to(pipe.device), sigma=sigma, steps=steps, lam=lam, zeta=zeta,
+                  cond=_cond(label, pipe), generator=_generator(seed, pipe), progress=progress)
+    return _back(out, image, channel_axis)
+
+
+def inpaint_diffpir(image: np.ndarray, mask: np.ndarray, *, prior: Any = DEFAULT_PRIOR, sigma: float = 0.0,
+                    steps: int = 100, lam: float = 7.0, zeta: float = 1.0, label: int | None = None, seed: int = 0,
+                    channel_axis: int | None = None, device: Any = None, progress: bool = False) -> np.ndarray:
+    """DiffPIR (Zhu et al. 2023) with the mask operator (``mask`` True = missing): the observed pixels are
+    enforced by the mask's pointwise proximal step at every reverse step (``sigma``: their noise level)."""
+    from aip.degrade import Mask
+
+    return _diffpir(image, Mask(np.asarray(mask, bool)), prior=prior, sigma=sigma, steps=steps, lam=lam, zeta=zeta,
+                    label=label, seed=seed, channel_axis=channel_axis, device=device, progress=progress)
+
+
+def deblur_diffpir(image: np.ndarray, psf: np.ndarray, *, sigma: float = 0.01, prior: Any = DEFAULT_PRIOR,
+                   steps: int = 100, lam: float = 7.0, zeta: float = 0.3, label: int | None = None, seed: int = 0,
+                   channel_axis: int | None = None, device: Any = None, progress: bool = False) -> np.ndarray:
+    """DiffPIR with a circular blur by ``psf``: its FFT proximal step (the one the classical solvers use)."""
+    from aip.degrade import Blur
+
+    return _diffpir(image, Blur(psf, "circular"), prior=prior, sigma=sigma, steps=steps, lam=lam, zeta=zeta,
+                    label=label, seed=seed, channel_axis=channel_axis, device=device, progress=progress,
+                    hint=" (deblur pads mirrored edges unless told edges='circular', --edges circular)")
+
+
+def upscale_diffpir(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR, sigma: float = 0.0,
+                    steps: int = 100, lam: float = 7.0, zeta: float = 0.3, label: int | None = None, seed: int = 0,
+                    channel_axis: int | None = None, device: Any = None, progress: bool = False) -> np.ndarray:
+    """DiffPIR with bicubic downsampling by ``scale`` (its proximal step by conjugate gradients)."""
+    from aip.degrade import Downsample
+
+    pipe = load_prior(prior, device=device)
+    s = getattr(pipe.network.config, "image_size", 0)
+    if s % scale:
+        raise ValueError(f"scale: expected a divisor of the prior's image size {s}, got {scale}")
+    return _diffpir(image, Downsample(scale, "bicubic", mode="circular"), prior=pipe, sigma=sigma, steps=steps,
+                    lam=lam, zeta=zeta, label=label, seed=seed, channel_axis=channel_axis, device=device,
+                    progress=progress, size=(s // scale, s // scale))

@@ -13,8 +13,8 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint`` and
-``dps`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
+The learned methods (``ffdnet``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint``,
+``dps`` and ``diffpir`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
 """
 
@@ -42,6 +42,7 @@ DEBLUR = {
     "richardson_lucy": "variational:deblur_richardson_lucy",
     "tv": "variational:deblur_tv",
     "dps": "aip.models.diffusion_restore:deblur_dps",
+    "diffpir": "aip.models.diffusion_restore:deblur_diffpir",
 }
 
 UPSCALE = {
@@ -51,6 +52,7 @@ UPSCALE = {
     "espcn": "aip.models.learned:upscale_espcn",
     "srcnn": "aip.models.learned:upscale_srcnn",
     "dps": "aip.models.diffusion_restore:upscale_dps",
+    "diffpir": "aip.models.diffusion_restore:upscale_diffpir",
 }
 
 INPAINT = {
@@ -61,7 +63,12 @@ INPAINT = {
     "lowrank": "lowrank:inpaint_lowrank",
     "repaint": "aip.models.diffusion_restore:inpaint_repaint",
     "dps": "aip.models.diffusion_restore:inpaint_dps",
+    "diffpir": "aip.models.diffusion_restore:inpaint_diffpir",
 }
+
+#: The methods that sample a diffusion prior (``prior=`` a run or ``shipped:NAME``; the image has its size).
+SAMPLED = ("repaint", "dps", "diffpir")
+
 
 def module_path(target: str) -> tuple[str, str]:
     """``"filters:denoise_gaussian"`` -> ``("aip.restore.filters", "denoise_gaussian")``; a target whose
@@ -75,14 +82,14 @@ TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": IN
 #: Seconds per megapixel of a colour (RGB) input on one CPU thread, measured on 512 x 512 crops of the
 #: skimage photographs (256 x 256 for the slowest; shared 2-core x86_64 machine, so a guide, not a
 #: promise): denoise at sigma 25, deblur Gaussian 1.6 + noise 2.55, upscale x2, inpaint a text mask.
-#: Gray images take about a third. The diffusion samplers (``repaint``, ``dps``) are timed on the 28 x 28
-#: gray digits their shipped prior models, with their default steps. ``aip <task> --help`` prints them.
+#: Gray images take about a third. The diffusion samplers (:data:`SAMPLED`) are timed on the 28 x 28 gray
+#: digits their shipped prior models, with their default steps. ``aip <task> --help`` prints them.
 SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
-    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450},
+    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620},
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450, "diffpir": 2230},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
-                "dps": 470},
+                "dps": 470, "diffpir": 400},
 }

@@ -7,6 +7,10 @@ steps and a correction after each step:
   the step's level, the unknown ones from the reverse step; each step is resampled ``resample`` times (noise
   back up one step, denoise again) so the generated part harmonises with the known part. Known pixels come
   out exactly as observed.
+* :func:`diffpir` (Zhu et al. 2023): plug-and-play in the sampler: the network's x_0 estimate goes through the
+  data term's proximal operator (``operator.prox_l2``, the closed forms the classical solvers use: pointwise for
+  masks, FFT for circular blur, CG otherwise) with weight ``rho_t = lam sigma_n^2 / sigma_t^2``, and the next
+  x_t mixes the corrected estimate's noise with fresh noise (``zeta``).
 * :func:`dps` (Chung et al. 2023, Algorithm 1): after each reverse step, a gradient step on the measurement
   error of the network's x_0 estimate, ``x_{t-1} -= zeta * grad_{x_t} ||y - A(x0_hat(x_t))||^2 / ||y - A(x0_hat)||``,
   for any differentiable ``A`` (an :mod:`aip.degrade` operator: blur, downsampling, mask, their compositions).
@@ -17,6 +21,8 @@ References
 ----------
 Lugmayr et al., "RePaint: Inpainting using Denoising Diffusion Probabilistic Models", CVPR 2022.
 Chung, Kim, Mccann, Klasky, Ye, "Diffusion Posterior Sampling for General Noisy Inverse Problems", ICLR 2023.
+Zhu, Zhang, Liang, Cao, Wen, Timofte, Van Gool, "Denoising Diffusion Models for Plug-and-Play Image Restoration",
+CVPR workshops 2023 (DiffPIR).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import torch
 from aip._shared.validate import check_int, check_positive
 from aip.sampling.pipelines import Conditioning, DiffusionPipeline
 
-__all__ = ["dps", "repaint"]
+__all__ = ["diffpir", "dps", "repaint"]
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -130,3 +136,45 @@ def _signal_shape(operator: Any, y: torch.Tensor) -> tuple[int, ...]:
     shape_fn = getattr(operator, "input_shape", None)
     hw = tuple(y.shape[-2:]) if shape_fn is None else tuple(shape_fn(tuple(y.shape[-2:])))
     return (*y.shape[:-2], *hw)
+
+
+def diffpir(pipe: DiffusionPipeline, y: torch.Tensor, operator: Any, *, sigma: float = 0.01, steps: int = 100,
+            lam: float = 7.0, zeta: float = 0.3, prox: Callable | None = None,
+            cond: Conditioning | torch.Tensor | None = None, guidance: float = 1.0,
+            generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+    """DiffPIR sampling of x from ``y = operator(x) + noise of std sigma`` (image scale [0, 1]).
+
+    ``operator`` is an :mod:`aip.degrade` LinearOperator (its ``prox_l2``), or give ``prox(z, y, gamma)``
+    for ``argmin_x 1/2 ||A x - y||^2 + 1/(2 gamma) ||x - z||^2`` directly (e.g. a different mask per image).
+    ``sigma`` is floored at 1e-4 (noiseless data: nearly hard consistency); ``lam`` and ``zeta`` as in the paper
+    (7 and 0.3 for deblurring and super-resolution, zeta 1 for inpainting there).
+    """
+    _check_images(y)
+    sigma = max(float(sigma), 1e-4)
+    lam = check_positive(lam, "lam")
+    if not 0.0 <= float(zeta) <= 1.0:
+        raise ValueError(f"zeta: expected a number in [0, 1], got {zeta}")
+    prox = prox or operator.prox_l2
+    y = y.to(pipe.device)
+    sched = pipe.scheduler("ddim", steps, eta=0.0, clip_sample=False)
+    ab = pipe.schedule.alpha_bar
+
+    def correct(x_prev, x0, x_t, t):
+        a_t = float(ab[t])
+        t_prev = sched.prev_timestep(t)
+        sigma_t = math.sqrt((1 - a_t) / a_t) / 2          # the x_0 estimate's noise level on the [0, 1] scale
+        gamma = sigma_t ** 2 / (lam * sigma ** 2)          # 1 / rho_t
+        x0u = prox(((x0 + 1) * 0.5).clamp(0, 1), y, gamma)
+        x0s = x0u * 2 - 1
+        if t_prev < 0:
+            return x0s
+        a_p = float(ab[t_prev])
+        eps_hat = (x_t - math.sqrt(a_t) * x0s) / math.sqrt(1 - a_t)
+        z = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
+        return math.sqrt(a_p) * x0s + math.sqrt(1 - a_p) * (math.sqrt(1 - zeta) * eps_hat + math.sqrt(zeta) * z)
+
+    with torch.no_grad():
+        x = pipe.sample(_signal_shape(operator, y), cond=cond, sampler="ddim", steps=steps, eta=0.0,
+                        guidance=guidance, clip_sample=False, generator=generator, progress=progress,
+                        correct=correct)
+    return ((x + 1) * 0.5).clamp(0, 1)
