@@ -5,7 +5,8 @@ inpainting: 50% and 80% of the pixels missing at random, and a 14x14 hole in the
 same masks. Classical: harmonic (the default), TV, plug-and-play DCT (``pnp``) and WNNM (the best classical
 quality on photos; on fewer digits with ``--wnnm N``, it takes seconds per digit). Sampling: RePaint, DPS and
 DiffPIR (the paper's lam 7; zeta 1 for inpainting, 0.3 otherwise; noiseless data: sigma 0) with the shipped DDPM as
-an unconditional prior (its null label). DPS's step size ``zeta`` is picked on training
+an unconditional prior (its null label); PULSE-style latent search of the shipped cGAN (every class tried, latents on
+the sphere, 200 Adam steps; on the first ``--pulse`` digits). DPS's step size ``zeta`` is picked on training
 digits (``--zetas``), not on the test digits.
 
 Measures per method and setting: PSNR (dB), class accuracy of the shipped LeNet on the result, FID-LeNet between
@@ -37,8 +38,8 @@ import torch
 from aip.data.digits import load_digits_split
 from aip.degrade import Blur, Downsample, gaussian
 from aip.metrics import fid_from_features
-from aip.models.diffusion_restore import load_prior
 from aip.models.lenet import load_lenet
+from aip.models.prior_restore import load_gan, load_prior
 from aip.restore import deblur, inpaint, upscale
 from aip.sampling.posterior import diffpir, dps, repaint
 
@@ -138,13 +139,15 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=100, help="reverse steps of RePaint and DPS (default 100)")
     ap.add_argument("--resample", type=int, default=4, help="RePaint resamplings per step (default 4)")
     ap.add_argument("--zetas", default="0.5,1,2", help="DPS step sizes tried on training digits")
+    ap.add_argument("--pulse", type=int, default=64, help="digits for the GAN latent search (default 64; 0: skip)")
     ap.add_argument("--quick", action="store_true", help="16 digits, 20 steps, no WNNM, written as *_quick")
     args = ap.parse_args(argv)
     one_thread()
     if args.quick:
-        args.n, args.wnnm, args.steps = 16, 0, 20
+        args.n, args.wnnm, args.steps, args.pulse = 16, 0, 20, 8
     stem = "diffusion_restore_quick" if args.quick else "diffusion_restore"
     pipe = load_prior("shipped:ddpm")
+    gan = load_gan("shipped:cgan")
     zetas = [float(z) for z in args.zetas.split(",")]
     print("tuning DPS zeta on training digits", flush=True)
     zeta, tuning = tune_zeta(pipe, zetas, args.steps, min(args.n, 64), seed=11)
@@ -153,7 +156,7 @@ def main(argv=None) -> int:
     clean, labels = digits("test", 0, args.n)
     reference, _ = digits("test", 5000, args.n)
     sc = Scorer(clean, labels, reference)
-    results: dict = {"meta": {**run_meta(), "n": args.n, "n_wnnm": args.wnnm, "steps": args.steps,
+    results: dict = {"meta": {**run_meta(), "n": args.n, "n_wnnm": args.wnnm, "n_pulse": args.pulse, "steps": args.steps,
                               "resample": args.resample, "zeta": zeta, "zeta_tuning": tuning,
                               "fid_floor": sc.floor, "prior": "shipped:ddpm (unconditional: null label)",
                               "deepinv": "skipped: deepinv 0.5.0 imports torchvision at load, which does not "
@@ -198,6 +201,15 @@ def main(argv=None) -> int:
         row["diffpir"] = sc(out, time.perf_counter() - t0)
         outs["diffpir"] = out
         print(f"[{setting}] diffpir: {row['diffpir']}", flush=True)
+        if args.pulse:
+            n = args.pulse
+            keep_rep = keep[:n].repeat(10, 1, 1, 1)          # the class search stacks 10 copies of the batch
+            t0 = time.perf_counter()
+            out, _ = gan.restore_latent(y[:n], lambda v, k=keep_rep: v * k,
+                                        generator=torch.Generator().manual_seed(1))
+            sub = Scorer(clean[:n], labels[:n], reference[:n]) if n < args.n else sc
+            row["pulse"] = {**sub(out, time.perf_counter() - t0), "n": n}
+            print(f"[{setting}] pulse: {row['pulse']}", flush=True)
         results["inpaint"][setting] = row
         strip(outs, RESULTS / f"{stem}_{setting}_strip.png")
 
@@ -242,7 +254,7 @@ def markdown(r: dict, stem: str) -> str:
     m = r["meta"]
     L = ["# Restoration by sampling: RePaint, DPS and DiffPIR with the shipped digit DDPM", "",
          (f"{m['date']}, {m['machine']}, {m['threads']}. {m['n']} held-out test digits per setting (WNNM on the "
-         f"first {m['n_wnnm']}); prior {m['prior']}; {m['steps']} reverse steps; RePaint resamples each step "
+         f"first {m['n_wnnm']}, PULSE on the first {m.get('n_pulse', 0)}; FID over fewer digits is not comparable); prior {m['prior']}; {m['steps']} reverse steps; RePaint resamples each step "
          f"{m['resample']} times; DPS zeta {m['zeta']} (picked on training digits at 80% missing, among "
          f"{', '.join(m['zeta_tuning'])}). FID-LeNet against {m['n']} other clean test digits; the floor (clean "
          f"against clean) is {m['fid_floor']:.2f}."), "",

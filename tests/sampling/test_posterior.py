@@ -104,8 +104,8 @@ def digits():
 def test_shipped_prior_inpaints_digits_better_than_harmonic(digits):
     """A 14x14 hole in the middle: the digit is recognised more often after RePaint and DPS than after
     harmonic interpolation (the classical default), on 48 training digits."""
-    from aip.models.diffusion_restore import load_prior
     from aip.models.lenet import load_lenet
+    from aip.models.prior_restore import load_prior
     from aip.restore import inpaint
 
     x, labels = digits
@@ -177,3 +177,30 @@ def test_diffpir_enforces_the_data_through_the_operators_prox(gauss):
     assert float((blur(est) - yb).square().mean()) < 0.2 * float((blur(torch.full_like(est, MU)) - yb).square().mean())
     with pytest.raises(ValueError, match=r"zeta: expected a number in \[0, 1\]"):
         diffpir(gauss, y, op, zeta=1.5)
+
+
+def test_gan_latent_search_matches_the_degraded_observation():
+    """PULSE-style restoration with the shipped cGAN: for an image the GAN itself made, the search through a
+    mask finds a latent whose masked output matches (residual far below a random latent's), on the sphere, and
+    the class search recovers the label for most images."""
+    from aip.degrade import Mask
+    from aip.models.prior_restore import load_gan
+
+    gan = load_gan("shipped:cgan")
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(6)
+    with torch.no_grad():
+        from aip.models.layers import to_unit
+
+        truth = to_unit(gan.generate(gan.sample_latent(6, g), labels))
+    miss = np.zeros((28, 28), bool)
+    miss[7:21, 7:21] = True
+    op = Mask(miss)
+    y = op(truth)
+    z, err = gan.invert(y, 80, y=labels, operator=op, sphere=True, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(z.norm(dim=1), torch.full((6,), gan.config.latent_dim ** 0.5), rtol=1e-4)
+    with torch.no_grad():
+        rand = (op(to_unit(gan.generate(gan.sample_latent(6, g), labels))) - y).square().flatten(1).mean(1)
+    assert float(err.mean()) < 0.3 * float(rand.mean())
+    out, found = gan.restore_latent(y, op, steps=80, generator=torch.Generator().manual_seed(1))
+    assert out.shape == truth.shape and int((found == labels).sum()) >= 4

@@ -288,37 +288,53 @@ class GAN(GenerativeModel):
         return a.reshape(-1, a.shape[-1]).mean(0) - b.reshape(-1, b.shape[-1]).mean(0) + c.reshape(-1, c.shape[-1]).mean(0)
 
     def invert(self, images: torch.Tensor, steps: int = 200, *, y: torch.Tensor | None = None, lr: float = 0.05,
-               restarts: int = 1, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Project images into the latent space by optimisation: ``argmin_z ||G(z, y) - x||^2 + 1e-3 ||z||^2``.
+               restarts: int = 1, generator: torch.Generator | None = None, operator: Any = None,
+               sphere: bool = False, z_weight: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
+        """Search the latent space: ``argmin_z ||A(G(z, y)) - x||^2 + z_weight ||z||^2`` (A the identity by default).
 
-        Adam on z from ``restarts`` random starts (the best kept per image), G frozen in eval mode.
-        Returns the latents (B, latent_dim) and the per-image mean squared reconstruction error on [0, 1].
+        Adam on z from ``restarts`` random starts (the best kept per image), G frozen in eval mode. ``operator``:
+        any differentiable map of (B, C, H, W) images in [0, 1] (an :mod:`aip.degrade` operator), so ``images``
+        may be degraded observations (GAN-prior restoration). ``sphere``: PULSE's constraint (Menon et al. 2020),
+        z projected back onto the sphere of radius sqrt(latent_dim) after each step, where the Gaussian latents
+        concentrate (the norm penalty is then not used). Returns the latents (B, latent_dim) and the per-image
+        mean squared residual on [0, 1].
         """
-        check_image_batch(images, self.config.in_channels, self.config.image_size, "images")
+        if operator is None:
+            check_image_batch(images, self.config.in_channels, self.config.image_size, "images")
         steps = check_int(steps, "steps", low=0)
         restarts = check_int(restarts, "restarts", low=1)
         lr = check_positive(lr, "lr")
         b = images.shape[0]
         y = self._labels(b, y)
         target = images.to(next(self.parameters()).device)
+        forward = operator if operator is not None else (lambda v: v)
+        radius = float(self.config.latent_dim) ** 0.5
         was_training = self.training
         self.eval()
         req = [p.requires_grad for p in self.parameters()]
         for p in self.parameters():
             p.requires_grad_(False)
         best_z, best_err = None, None
+
+        def project(z: torch.Tensor) -> torch.Tensor:
+            return z * (radius / z.norm(dim=1, keepdim=True).clamp_min(1e-8))
+
         try:
             for _ in range(restarts):
-                z = self.sample_latent(b, generator).requires_grad_(True)
+                z = self.sample_latent(b, generator)
+                z = (project(z) if sphere else z).requires_grad_(True)
                 opt = torch.optim.Adam([z], lr=lr)
                 for _ in range(steps):
-                    err = (to_unit(self.generate(z, y)) - target).square().flatten(1).mean(1)
-                    loss = err.sum() + 1e-3 * z.square().sum()
+                    err = (forward(to_unit(self.generate(z, y))) - target).square().flatten(1).mean(1)
+                    loss = err.sum() + (0.0 if sphere else z_weight * z.square().sum())
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
+                    if sphere:
+                        with torch.no_grad():
+                            z.copy_(project(z))
                 with torch.no_grad():
-                    err = (to_unit(self.generate(z, y)) - target).square().flatten(1).mean(1)
+                    err = (forward(to_unit(self.generate(z, y))) - target).square().flatten(1).mean(1)
                     if best_z is None:
                         best_z, best_err = z.detach().clone(), err
                     else:
@@ -329,6 +345,30 @@ class GAN(GenerativeModel):
                 p.requires_grad_(r)
             self.train(was_training)
         return best_z, best_err
+
+    def restore_latent(self, observed: torch.Tensor, operator: Any, *, steps: int = 200, lr: float = 0.05,
+                       restarts: int = 1, y: torch.Tensor | None = None, sphere: bool = True,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAN-prior restoration (PULSE-style): the generated image whose degradation best matches ``observed``.
+
+        A conditional GAN without labels ``y`` searches every class and keeps, per image, the class with the
+        smallest residual. Returns the restorations (B, C, H, W) in [0, 1] and their labels (or None)."""
+        k = getattr(self.config, "num_classes", 0) or 0
+        b = observed.shape[0]
+        if not k or y is not None:
+            z, _ = self.invert(observed, steps, y=y, lr=lr, restarts=restarts, generator=generator, operator=operator,
+                               sphere=sphere)
+            with torch.no_grad():
+                return to_unit(self.generate(z, self._labels(b, y))), y
+        # every class at once: the batch repeated k times, one label per copy, the best kept per image
+        rep = observed.repeat(k, *([1] * (observed.ndim - 1)))
+        yy = torch.arange(k, device=observed.device).repeat_interleave(b)
+        z, err = self.invert(rep, steps, y=yy, lr=lr, restarts=restarts, generator=generator, operator=operator,
+                             sphere=sphere)
+        best = err.view(k, b).argmin(0)
+        pick = best * b + torch.arange(b, device=observed.device)
+        with torch.no_grad():
+            return to_unit(self.generate(z[pick], yy[pick])), best
 
 
 @dataclass

@@ -41,8 +41,9 @@ DEBLUR = {
     "pnp": "variational:deblur_pnp",
     "richardson_lucy": "variational:deblur_richardson_lucy",
     "tv": "variational:deblur_tv",
-    "dps": "aip.models.diffusion_restore:deblur_dps",
-    "diffpir": "aip.models.diffusion_restore:deblur_diffpir",
+    "dps": "aip.models.prior_restore:deblur_dps",
+    "diffpir": "aip.models.prior_restore:deblur_diffpir",
+    "pulse": "aip.models.prior_restore:deblur_pulse",
 }
 
 UPSCALE = {
@@ -51,8 +52,9 @@ UPSCALE = {
     "tv": "variational:upscale_tv",
     "espcn": "aip.models.learned:upscale_espcn",
     "srcnn": "aip.models.learned:upscale_srcnn",
-    "dps": "aip.models.diffusion_restore:upscale_dps",
-    "diffpir": "aip.models.diffusion_restore:upscale_diffpir",
+    "dps": "aip.models.prior_restore:upscale_dps",
+    "diffpir": "aip.models.prior_restore:upscale_diffpir",
+    "pulse": "aip.models.prior_restore:upscale_pulse",
 }
 
 INPAINT = {
@@ -61,13 +63,15 @@ INPAINT = {
     "pnp": "variational:inpaint_pnp",
     "tv": "variational:inpaint_tv",
     "lowrank": "lowrank:inpaint_lowrank",
-    "repaint": "aip.models.diffusion_restore:inpaint_repaint",
-    "dps": "aip.models.diffusion_restore:inpaint_dps",
-    "diffpir": "aip.models.diffusion_restore:inpaint_diffpir",
+    "repaint": "aip.models.prior_restore:inpaint_repaint",
+    "dps": "aip.models.prior_restore:inpaint_dps",
+    "diffpir": "aip.models.prior_restore:inpaint_diffpir",
+    "pulse": "aip.models.prior_restore:inpaint_pulse",
 }
 
-#: The methods that sample a diffusion prior (``prior=`` a run or ``shipped:NAME``; the image has its size).
-SAMPLED = ("repaint", "dps", "diffpir")
+#: The methods with a generative prior (``prior=`` a run or ``shipped:NAME``; the image has the prior's size):
+#: diffusion samplers, and a GAN latent search (``pulse``).
+SAMPLED = ("repaint", "dps", "diffpir", "pulse")
 
 
 def module_path(target: str) -> tuple[str, str]:
@@ -88,8 +92,10 @@ SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
-    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450, "diffpir": 2230},
+    "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620,
+               "pulse": 3200},
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450, "diffpir": 2230,
+                "pulse": 11300},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
-                "dps": 470, "diffpir": 400},
+                "dps": 470, "diffpir": 400, "pulse": 6200},
 }

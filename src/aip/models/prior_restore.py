@@ -1,10 +1,12 @@
-"""Diffusion restoration on numpy images: the front doors ``aip.restore.inpaint(..., "repaint")``, and
-``"dps"`` and ``"diffpir"`` for ``inpaint``, ``deblur`` and ``upscale``.
+"""Restoration with a generative prior on numpy images: the front doors ``aip.restore.inpaint(..., "repaint")``,
+and ``"dps"``, ``"diffpir"`` (diffusion priors) and ``"pulse"`` (a GAN prior) for ``inpaint``, ``deblur`` and
+``upscale``.
 
 The prior is a trained diffusion model, ``prior="shipped:ddpm"`` (the digit DDPM in the package, used
 unconditionally through its null label, or conditioned on ``label``) or a run folder of ``aip train ddpm``.
 The image must have the prior's size and channels (the shipped prior: 28 x 28 gray digits). DPS's step size ``zeta`` defaults to 2,
-the best of 0.5, 1 and 2 on training digits (``benchmarks/diffusion_restore.py``). The samplers are
+the best of 0.5, 1 and 2 on training digits (``benchmarks/diffusion_restore.py``). ``pulse`` searches the latent space of a GAN (``prior="shipped:cgan"``, every
+class tried) for the image whose degradation matches the observation (Menon et al. 2020). The samplers are
 :func:`aip.sampling.posterior.repaint`, :func:`~aip.sampling.posterior.dps` and
 :func:`~aip.sampling.posterior.diffpir`, with the same
 :mod:`aip.degrade` operators as the classical solvers. Results are samples: ``seed`` makes them reproducible.
@@ -31,17 +33,46 @@ from aip.sampling.pipelines import Conditioning, DiffusionPipeline
 __all__ = [
     "deblur_diffpir",
     "deblur_dps",
+    "deblur_pulse",
     "inpaint_diffpir",
     "inpaint_dps",
+    "inpaint_pulse",
     "inpaint_repaint",
     "load_prior",
     "upscale_diffpir",
     "upscale_dps",
+    "upscale_pulse",
 ]
 
 DEFAULT_PRIOR = "shipped:ddpm"
+DEFAULT_GAN = "shipped:cgan"
 
 _CACHE: dict[tuple[str, str], DiffusionPipeline] = {}
+
+
+def _load_model(prior: str, dev: Any) -> Any:
+    if prior.startswith("shipped:"):
+        from aip.train.shipped import load_shipped
+
+        return load_shipped(prior[len("shipped:"):], device=dev)
+    from pathlib import Path
+
+    from aip.train.run import load_run
+
+    if not Path(prior).is_dir():
+        raise ValueError(f"prior: expected 'shipped:NAME' or a training run folder, got {prior!r}")
+    return load_run(prior, device=dev)[0]
+
+
+def load_gan(prior: Any = DEFAULT_GAN, *, device: Any = None) -> Any:
+    """The GAN of ``prior`` (``"shipped:cgan"``, a run folder of ``aip train cgan|dcgan|gan``, or a GAN model)."""
+    from aip._shared.torch_bridge import resolve_device
+
+    model = prior if not isinstance(prior, str) else _load_model(prior, resolve_device(device))
+    if not hasattr(model, "restore_latent"):
+        raise ValueError(f"prior: expected a GAN (gan, dcgan, cgan), got a {getattr(model, 'name', type(model).__name__)}"
+                         f" model from {prior!r}")
+    return model.eval()
 
 
 def load_prior(prior: Any = DEFAULT_PRIOR, *, device: Any = None) -> DiffusionPipeline:
@@ -58,18 +89,7 @@ def load_prior(prior: Any = DEFAULT_PRIOR, *, device: Any = None) -> DiffusionPi
     dev = resolve_device(device)
     key = (prior, str(dev))
     if key not in _CACHE:
-        if prior.startswith("shipped:"):
-            from aip.train.shipped import load_shipped
-
-            model = load_shipped(prior[len("shipped:"):], device=dev)
-        else:
-            from pathlib import Path
-
-            from aip.train.run import load_run
-
-            if not Path(prior).is_dir():
-                raise ValueError(f"prior: expected 'shipped:NAME' or a training run folder, got {prior!r}")
-            model = load_run(prior, device=dev)[0]
+        model = _load_model(prior, dev)
         if not hasattr(model, "pipeline"):
             raise ValueError(f"prior: expected a diffusion model (ddpm), got a {model.name} model from {prior!r}")
         _CACHE[key] = model.eval().pipeline()
@@ -217,3 +237,58 @@ def upscale_diffpir(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR
     return _diffpir(image, Downsample(scale, "bicubic", mode="circular"), prior=pipe, sigma=sigma, steps=steps,
                     lam=lam, zeta=zeta, label=label, seed=seed, channel_axis=channel_axis, device=device,
                     progress=progress, size=(s // scale, s // scale))
+
+
+def _pulse(image, operator, *, prior, steps, restarts, label, seed, channel_axis, device, size=None, hint=""):
+    gan = load_gan(prior, device=device)
+    dev = next(gan.parameters()).device
+    x = np.asarray(image, dtype=np.float32)
+    x = x[None] if x.ndim == 2 else np.moveaxis(x, channel_axis, 0)
+    c, s = gan.config.in_channels, gan.config.image_size
+    want = size or (s, s)
+    if x.shape[0] != c or tuple(x.shape[1:]) != tuple(want):
+        raise ValueError(f"image: the prior models {want[0]}x{want[1]} images with {c} channel(s), got "
+                         f"{x.shape[1]}x{x.shape[2]} with {x.shape[0]}{hint}")
+    y = torch.from_numpy(np.ascontiguousarray(x))[None].to(dev)
+    labels = None
+    if label is not None:
+        check_int(label, "label", low=0, high=max(int(getattr(gan.config, "num_classes", 0)) - 1, 0))
+        labels = torch.tensor([int(label)], device=dev)
+    out, _ = gan.restore_latent(y, operator.to(dev), steps=steps, restarts=restarts, y=labels,
+                                generator=torch.Generator().manual_seed(int(seed)))
+    return _back(out, image, channel_axis)
+
+
+def inpaint_pulse(image: np.ndarray, mask: np.ndarray, *, prior: Any = DEFAULT_GAN, steps: int = 200,
+                  restarts: int = 1, label: int | None = None, seed: int = 0, channel_axis: int | None = None,
+                  device: Any = None) -> np.ndarray:
+    """GAN-prior inpainting: the generated image matching the observed pixels (the GAN's output everywhere)."""
+    from aip.degrade import Mask
+
+    return _pulse(image, Mask(np.asarray(mask, bool)), prior=prior, steps=steps, restarts=restarts, label=label,
+                  seed=seed, channel_axis=channel_axis, device=device)
+
+
+def deblur_pulse(image: np.ndarray, psf: np.ndarray, *, sigma: float | None = None, prior: Any = DEFAULT_GAN,
+                 steps: int = 200, restarts: int = 1, label: int | None = None, seed: int = 0,
+                 channel_axis: int | None = None, device: Any = None) -> np.ndarray:
+    """GAN-prior deblurring with a circular blur by ``psf``."""
+    from aip.degrade import Blur
+
+    return _pulse(image, Blur(psf, "circular"), prior=prior, steps=steps, restarts=restarts, label=label, seed=seed,
+                  channel_axis=channel_axis, device=device,
+                  hint=" (deblur pads mirrored edges unless told edges='circular', --edges circular)")
+
+
+def upscale_pulse(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_GAN, steps: int = 200, restarts: int = 1,
+                  label: int | None = None, seed: int = 0, channel_axis: int | None = None,
+                  device: Any = None) -> np.ndarray:
+    """PULSE-style super-resolution: a GAN image whose bicubic downsampling by ``scale`` matches the input."""
+    from aip.degrade import Downsample
+
+    gan = load_gan(prior, device=device)
+    s = gan.config.image_size
+    if s % scale:
+        raise ValueError(f"scale: expected a divisor of the prior's image size {s}, got {scale}")
+    return _pulse(image, Downsample(scale, "bicubic", mode="circular"), prior=gan, steps=steps, restarts=restarts,
+                  label=label, seed=seed, channel_axis=channel_axis, device=device, size=(s // scale, s // scale))
