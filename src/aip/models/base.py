@@ -142,3 +142,18 @@ class RestorationModel(Trainable):
         err = (out.float() - x.float())
         loss = err.abs().mean() if kind == "l1" else err.square().mean()
         return {"loss": loss, "mse": err.detach().square().mean()}
+
+
+class TwoPlayer:
+    """Mixin of the adversarial models: phases ``"d"`` then ``"g"``, each updating the modules named in
+    :attr:`phase_modules` (attribute names)."""
+
+    phase_modules: ClassVar[dict[str, tuple[str, ...]]] = {"d": ("discriminator",), "g": ("generator",)}
+
+    def phases(self) -> list[str]:
+        return ["d", "g"]
+
+    def phase_parameters(self, phase: str) -> Iterable[nn.Parameter]:
+        if phase not in self.phase_modules:
+            raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
+        return [p for name in self.phase_modules[phase] for p in getattr(self, name).parameters()]

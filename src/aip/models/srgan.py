@@ -16,14 +16,13 @@ T.-C. Wang et al., "High-resolution image synthesis and semantic manipulation wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
-from aip.models.base import RestorationModel
+from aip.models.base import RestorationModel, TwoPlayer
 from aip.models.restorers import _check_batch, bicubic_up
 
 __all__ = ["SRGAN", "SRGANConfig", "SRResNet", "SRResNetConfig"]
@@ -145,7 +144,7 @@ class Discriminator(nn.Module):
         return self.features(x)[0]
 
 
-class SRGAN(SRResNet):
+class SRGAN(TwoPlayer, SRResNet):
     """SRGAN: two phases per step, ``"d"`` (discriminator on real vs generated) then ``"g"`` (generator)."""
 
     name: ClassVar[str] = "srgan"
@@ -156,15 +155,6 @@ class SRGAN(SRResNet):
         super().__init__(config)
         self.discriminator = Discriminator(config.channels, config.d_features)
 
-    def phases(self) -> list[str]:
-        return ["d", "g"]
-
-    def phase_parameters(self, phase: str) -> Iterable[nn.Parameter]:
-        if phase == "d":
-            return self.discriminator.parameters()
-        if phase == "g":
-            return self.generator.parameters()
-        raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
 
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import feature_matching, gan_d_loss, gan_g_loss

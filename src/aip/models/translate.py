@@ -28,7 +28,6 @@ O. Ronneberger, P. Fischer and T. Brox, "U-Net", MICCAI 2015.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -37,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aip._shared.validate import check_choice, check_int, check_positive
-from aip.models.base import RestorationModel
+from aip.models.base import RestorationModel, TwoPlayer
 from aip.models.restorers import _check_batch
 
 __all__ = [
@@ -212,7 +211,7 @@ class Pix2PixConfig:
         check_positive(self.lr, "lr")
 
 
-class Pix2Pix(RestorationModel):
+class Pix2Pix(TwoPlayer, RestorationModel):
     """pix2pix: ``restore(y)`` is the generator's translation; training alternates phases ``"d"`` then ``"g"``
     (only ``"g"`` for the L1-only U-Net)."""
 
@@ -235,16 +234,6 @@ class Pix2Pix(RestorationModel):
 
     def phases(self) -> list[str]:
         return ["d", "g"] if self.config.gan_weight > 0 else ["g"]
-
-    def phase_parameters(self, phase: str) -> Iterable[nn.Parameter]:
-        if phase == "d":
-            return self.discriminator.parameters()
-        if phase == "g":
-            return self.generator.parameters()
-        raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
-
-    def optimizer_options(self, phase: str) -> dict[str, Any]:
-        return {"lr": float(self.config.lr), "betas": tuple(self.config.betas)}
 
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import gan_d_loss, gan_g_loss
@@ -383,7 +372,7 @@ class CycleGANConfig:
         check_positive(self.lr, "lr")
 
 
-class CycleGAN(RestorationModel):
+class CycleGAN(TwoPlayer, RestorationModel):
     """CycleGAN: ``restore(y)`` translates A -> B (``translate(b, "b2a")`` the other way); phases ``"d"`` (both
     discriminators, on pooled fakes) then ``"g"`` (both generators). Batches are ``{"y": from A, "x": from B}``
     (:class:`aip.data.Unpaired`); held-out aligned pairs (``x`` the true translation of ``y``) score it."""
@@ -391,6 +380,7 @@ class CycleGAN(RestorationModel):
     name: ClassVar[str] = "cyclegan"
     config_class = CycleGANConfig
     unpaired: ClassVar[bool] = True
+    phase_modules: ClassVar[dict[str, tuple[str, ...]]] = {"d": ("d_a", "d_b"), "g": ("g_ab", "g_ba")}
 
     def __init__(self, config: CycleGANConfig | None = None) -> None:
         config = config or CycleGANConfig()
@@ -414,18 +404,6 @@ class CycleGAN(RestorationModel):
         _check_batch(images, c, "images")
         return (self.g_ab if direction == "a2b" else self.g_ba)(images)
 
-    def phases(self) -> list[str]:
-        return ["d", "g"]
-
-    def phase_parameters(self, phase: str) -> Iterable[nn.Parameter]:
-        if phase == "d":
-            return [*self.d_a.parameters(), *self.d_b.parameters()]
-        if phase == "g":
-            return [*self.g_ab.parameters(), *self.g_ba.parameters()]
-        raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
-
-    def optimizer_options(self, phase: str) -> dict[str, Any]:
-        return {"lr": float(self.config.lr), "betas": tuple(self.config.betas)}
 
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import gan_d_loss, gan_g_loss
