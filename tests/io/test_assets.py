@@ -38,6 +38,7 @@ SHIPPED_SHA256 = {
     "restore_espcn_x2_gray": "89b350dc76a5d0f07d5c0bea064ccd1031a38949ea77518f52837f5153b3e2a5",
     "restore_espcn_x4_gray": "2127d2313131f77148cad17d71143b83e660a15393aa8285ac5f693a72bcc285",
     "restore_ffdnet_gray": "c3930977273c221cb89baaaeaec262e5b82e7016c0757955d1547290aa668399",
+    "restore_dncnn_gray": "5f166523aff1f86fb8a550a0005615f957ab4942f269ad18e25d3691ebe533b3",
     "restore_srcnn_x2_gray": "bd62e6e1c65109a5736a9e07d5c1a1a7a7559f683c8d573acb9acbbd8d06d946",
 }
 

@@ -75,6 +75,13 @@ ASSET_COMMANDS: dict[str, str] = {
         f"--eval-every 500 --crop 96 --scale {s} --out runs/restore_espcn_x{s}_gray"
         " && " + _EXPORT.format(run=f"runs/restore_espcn_x{s}_gray", name=f"restore_espcn_x{s}_gray"))
        for s in (2, 4)},
+    "restore_dncnn_gray": (
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train dncnn "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 32 --lr 1e-3 --warmup 200 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
+        "--eval-every 1000 --crop 48 --noise gaussian:0-55 --depth 12 --features 48 --batch-norm true "
+        "--out runs/restore_dncnn_gray"
+        " && " + _EXPORT.format(run="runs/restore_dncnn_gray", name="restore_dncnn_gray")),
     "restore_srcnn_x2_gray": (
         "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train srcnn "
         "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-3 --warmup 200 "

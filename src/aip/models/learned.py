@@ -26,6 +26,7 @@ from aip.models.base import RestorationModel
 
 __all__ = [
     "deblur_learned",
+    "denoise_dncnn",
     "denoise_ffdnet",
     "denoise_learned",
     "inpaint_learned",
@@ -142,6 +143,19 @@ def denoise_ffdnet(image: Any, sigma: float, *, channel_axis: int | None = None,
     """The ``denoise`` registry's ``"ffdnet"``: the shipped FFDNet (one network for every noise level up to
     sigma 55 on the 0-255 scale, trained on the allowed training photos; see its asset's JSON)."""
     return denoise_learned(image, sigma, model="ffdnet", channel_axis=channel_axis, tile=tile, device=device)
+
+
+def denoise_dncnn(image: Any, sigma: float, *, channel_axis: int | None = None, tile: int = 512,
+                  device: Any = None) -> np.ndarray:
+    """The ``denoise`` registry's ``"dncnn"``: the shipped blind DnCNN (residual learning with batch norm,
+    trained on noise levels 0-55 of the 0-255 scale; ``sigma`` is not used).
+
+    References
+    ----------
+    K. Zhang, W. Zuo, Y. Chen, D. Meng and L. Zhang, "Beyond a Gaussian denoiser: residual learning of deep CNN
+    for image denoising", IEEE TIP 26(7), 2017.
+    """
+    return denoise_learned(image, sigma, model="dncnn", channel_axis=channel_axis, tile=tile, device=device)
 
 
 def upscale_learned(image: Any, scale: int, *, model: str = "espcn", channel_axis: int | None = None,

@@ -13,7 +13,7 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint``,
+The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint``,
 ``dps`` and ``diffpir`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
 """
@@ -34,6 +34,7 @@ DENOISE = {
     "tv": "variational:denoise_tv",
     "ksvd": "sparse:denoise_ksvd",
     "ffdnet": "aip.models.learned:denoise_ffdnet",
+    "dncnn": "aip.models.learned:denoise_dncnn",
 }
 
 DEBLUR = {
@@ -91,7 +92,7 @@ TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": IN
 SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
-                "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5},
+                "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5, "dncnn": 18},
     "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620,
                "pulse": 3200},
     "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450, "diffpir": 2230,
