@@ -96,18 +96,23 @@ def load_prior(prior: Any = DEFAULT_PRIOR, *, device: Any = None) -> DiffusionPi
     return _CACHE[key]
 
 
-def _batch(image: np.ndarray, channel_axis: int | None, pipe: DiffusionPipeline, *, size: tuple[int, int] | None
-           = None, hint: str = "") -> torch.Tensor:
-    """A numpy image as a (1, C, H, W) tensor on the prior's device, checked against the prior's image size."""
+_DEBLUR_HINT = " (deblur pads mirrored edges unless told edges='circular', --edges circular)"
+
+
+def _batch(image: np.ndarray, channel_axis: int | None, pipe: Any, *, size: tuple[int, int] | None = None,
+           hint: str = "") -> torch.Tensor:
+    """A numpy image as a (1, C, H, W) tensor on the prior's device, checked against the prior's image size
+    (``pipe``: a diffusion pipeline, or a GAN: anything with a config or a network with one)."""
     x = np.asarray(image, dtype=np.float32)
     x = x[None] if x.ndim == 2 else np.moveaxis(x, channel_axis, 0)
-    cfg = getattr(pipe.network, "config", None)
+    cfg = getattr(getattr(pipe, "network", pipe), "config", None)
     want_c = getattr(cfg, "in_channels", x.shape[0])
     want = size or (getattr(cfg, "image_size", x.shape[1]),) * 2
     if x.shape[0] != want_c or tuple(x.shape[1:]) != tuple(want):
         raise ValueError(f"image: the prior models {want[0]}x{want[1]} images with {want_c} channel(s), got "
                          f"{x.shape[1]}x{x.shape[2]} with {x.shape[0]}{hint}")
-    return torch.from_numpy(np.ascontiguousarray(x))[None].to(pipe.device)
+    device = pipe.device if isinstance(pipe, DiffusionPipeline) else next(pipe.parameters()).device
+    return torch.from_numpy(np.ascontiguousarray(x))[None].to(device)
 
 
 def _back(t: torch.Tensor, image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -172,7 +177,7 @@ def deblur_dps(image: np.ndarray, psf: np.ndarray, *, sigma: float | None = None
 
     return _dps(image, Blur(psf, "circular"), prior=prior, steps=steps, zeta=zeta, label=label, seed=seed,
                 channel_axis=channel_axis, device=device, progress=progress,
-                hint=" (deblur pads mirrored edges unless told edges='circular', --edges circular)")
+                hint=_DEBLUR_HINT)
 
 
 def upscale_dps(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR, steps: int = 100, zeta: float = 2.0,
@@ -221,7 +226,7 @@ def deblur_diffpir(image: np.ndarray, psf: np.ndarray, *, sigma: float = 0.01, p
 
     return _diffpir(image, Blur(psf, "circular"), prior=prior, sigma=sigma, steps=steps, lam=lam, zeta=zeta,
                     label=label, seed=seed, channel_axis=channel_axis, device=device, progress=progress,
-                    hint=" (deblur pads mirrored edges unless told edges='circular', --edges circular)")
+                    hint=_DEBLUR_HINT)
 
 
 def upscale_diffpir(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR, sigma: float = 0.0,
@@ -242,14 +247,7 @@ def upscale_diffpir(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_PRIOR
 def _pulse(image, operator, *, prior, steps, restarts, label, seed, channel_axis, device, size=None, hint=""):
     gan = load_gan(prior, device=device)
     dev = next(gan.parameters()).device
-    x = np.asarray(image, dtype=np.float32)
-    x = x[None] if x.ndim == 2 else np.moveaxis(x, channel_axis, 0)
-    c, s = gan.config.in_channels, gan.config.image_size
-    want = size or (s, s)
-    if x.shape[0] != c or tuple(x.shape[1:]) != tuple(want):
-        raise ValueError(f"image: the prior models {want[0]}x{want[1]} images with {c} channel(s), got "
-                         f"{x.shape[1]}x{x.shape[2]} with {x.shape[0]}{hint}")
-    y = torch.from_numpy(np.ascontiguousarray(x))[None].to(dev)
+    y = _batch(image, channel_axis, gan, size=size, hint=hint)
     labels = None
     if label is not None:
         check_int(label, "label", low=0, high=max(int(getattr(gan.config, "num_classes", 0)) - 1, 0))
@@ -277,7 +275,7 @@ def deblur_pulse(image: np.ndarray, psf: np.ndarray, *, sigma: float | None = No
 
     return _pulse(image, Blur(psf, "circular"), prior=prior, steps=steps, restarts=restarts, label=label, seed=seed,
                   channel_axis=channel_axis, device=device,
-                  hint=" (deblur pads mirrored edges unless told edges='circular', --edges circular)")
+                  hint=_DEBLUR_HINT)
 
 
 def upscale_pulse(image: np.ndarray, scale: int, *, prior: Any = DEFAULT_GAN, steps: int = 200, restarts: int = 1,
