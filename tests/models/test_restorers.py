@@ -88,6 +88,18 @@ def test_vdsr_and_espcn_start_from_bicubic():
         torch.testing.assert_close(cls(SRConfig(scale=3, depth=3, features=8)).restore(y), bicubic_up(y, 3))
 
 
+def test_vdsr_signal_reaches_its_last_layer():
+    """He initialisation keeps the features of a 20-layer plain ReLU stack alive; with torch's default
+    scale they shrink by orders of magnitude and the residual branch never learns (a 3000-step run
+    stayed at bicubic)."""
+    torch.manual_seed(0)
+    net = VDSR(SRConfig(scale=2, depth=20, features=32))
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        feats = net.body[:-1](x)
+    assert feats.std() > 0.2 * x.std()
+
+
 @pytest.mark.parametrize("name,scale", [("dncnn", 1), ("ffdnet", 1), ("espcn", 2)])
 def test_tiling_equals_the_whole_image(name, scale):
     """With an overlap at least the receptive-field radius, tiles give exactly the whole-image result."""

@@ -252,6 +252,12 @@ class VDSR(_SRModel):
         super().__init__(config)
         c = self.config.channels
         self.body = _conv_stack(c, c, self.config.features, self.config.depth, batch_norm=False)
+        # He initialisation, as in the paper: torch's default scale shrinks the signal through a deep
+        # plain ReLU stack until the last layer sees constants, and the residual never leaves zero
+        for m in self.body[:-1]:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
         nn.init.zeros_(self.body[-1].weight)  # start from bicubic
         nn.init.zeros_(self.body[-1].bias)
 
