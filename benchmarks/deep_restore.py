@@ -12,9 +12,15 @@ Sections:
    (``scale`` pixels shaved).
 3. deblur: Gaussian blur 1.6 (circular) + noise 0.01: aip TV, aip PnP with its classical denoiser, and PnP
    (``deblur_pnp``) with every learned gray denoiser.
-4. timing: every learned denoiser on 512x512 gray (median of 3 after a warm-up), and bm3d once on the same image.
-5. curves: PSNR against training time from the ``log.jsonl`` of every run directory given.
-6. strips: clean / degraded / outputs (centre crops) of the first image of each task.
+   Learned PnP runs with its own settings (PNP_LEARNED: tuned on training-photo crops, never on these images).
+4. blind: the same blurred images; the multi-scale CNN (no PSF given) against Wiener and TV given the true PSF
+   (a border of BLIND_SHAVE pixels left out for all, since the CNN never saw the circular wrap-around).
+5. hole: 25% central holes (the context encoder's setting, Pathak et al.): HOLE_CROP-pixel crops of the gray
+   images on a checkerboard of tiles, PSNR/SSIM on the hole only; the context encoder against aip harmonic,
+   scikit-image's biharmonic and aip WNNM.
+6. timing: every learned denoiser on 512x512 gray (median of 3 after a warm-up), and bm3d once on the same image.
+7. curves: PSNR against training time from the ``log.jsonl`` of every run directory given.
+8. strips: clean / degraded / outputs (centre crops) of the first image of each task.
 
 Models are given as specs (:func:`load_restorer`): ``shipped:NAME`` (the package's asset store), a run directory
 of ``aip train`` or a folder/file holding a state dict (``.pt`` or ``.safetensors``) with a JSON config
@@ -27,6 +33,7 @@ Usage::
     python benchmarks/deep_restore.py --denoiser shipped:ffdnet --sr shipped:espcn_x2 --sr shipped:espcn_x4
     python benchmarks/deep_restore.py --denoiser runs/ffdnet --skip wnnm --sizes 512   # timing at 512
     python benchmarks/deep_restore.py --quick --denoiser untrained:ffdnet --out-dir /tmp/deep
+    python benchmarks/deep_restore.py --blind runs/msdeblur --inpaint runs/context_encoder --tasks blind hole
 
 Writes ``<out-dir>/<out-prefix>.md``, ``.json``, ``<prefix>_<task>_strip.png`` and ``<prefix>_curves.png``
 (out-dir: benchmarks/results; prefix ``deep_restore``, ``deep_restore_quick`` with ``--quick``).
@@ -66,8 +73,12 @@ import numpy as np
 
 IMAGES = ("camera", "astronaut", "coffee", "chelsea")
 DENOISERS = ("dncnn", "ffdnet")
-SR_MODELS = ("srcnn", "vdsr", "espcn")
-TASKS = ("denoise", "colour", "sr", "deblur", "timing", "curves")
+SR_MODELS = ("srcnn", "vdsr", "espcn", "srresnet", "srgan")
+KINDS = {"dncnn": "denoiser", "ffdnet": "denoiser", "msdeblur": "blind", "context_encoder": "inpaint"}
+TASKS = ("denoise", "colour", "sr", "deblur", "blind", "hole", "timing", "curves")
+PNP_LEARNED = {"lam": 0.6, "n_iter": 6, "sigma_start": 0.3}  # best of a sweep on 6 training-photo crops
+BLIND_SHAVE = 8
+HOLE_CROP, HOLE_FRACTION = 64, 0.25
 DEBLUR_KERNEL, DEBLUR_SIGMA = "gaussian1.6", 0.01
 TIMING_SIZE, TIMING_SIGMA, TIMING_REPS = 512, 25.0, 3
 
@@ -105,21 +116,20 @@ def load_restorer(spec: str):
         record.update(label=Path(spec).name, source=meta["checkpoint"], log=str(log) if log.is_file() else None)
     net = net.eval()
     cfg = net.config_dict()
-    record.update(model=cfg["model"], kind="denoiser" if cfg["model"] in DENOISERS else "sr", config=cfg,
+    record.update(model=cfg["model"], kind=KINDS.get(cfg["model"], "sr"), config=cfg,
                   channels=int(getattr(net.config, "channels", 1)), scale=int(getattr(net.config, "scale", 1)),
                   params=int(sum(p.numel() for p in net.parameters())))
     return net, record
 
 
-def load_all(denoiser_specs, sr_specs, notes: list[str]) -> list[tuple]:
-    """[(model, record)] for every spec (shipped restorers when none is given); problems go to ``notes``."""
+def load_all(specs: list[tuple[str, str]], notes: list[str]) -> list[tuple]:
+    """[(model, record)] for every (spec, kind) (shipped restorers when none is given); problems go to ``notes``."""
     from aip.io.assets import MissingAssetError
     from aip.models.learned import PREFIX, shipped_restorers
 
-    specs = [(s, "denoiser") for s in denoiser_specs] + [(s, "sr") for s in sr_specs]
     if not specs:
         specs = [(f"shipped:{a[len(PREFIX):]}", None) for a in shipped_restorers()
-                 if shipped_restorers()[a].get("model") in DENOISERS + SR_MODELS]
+                 if shipped_restorers()[a].get("model") in (*KINDS, *SR_MODELS)]
         if not specs:
             notes.append("skipped: no shipped weights (no --denoiser/--sr given and the asset store holds no restorer)")
     out, labels = [], set()
@@ -133,7 +143,7 @@ def load_all(denoiser_specs, sr_specs, notes: list[str]) -> list[tuple]:
             notes.append(f"{spec}: not loaded: {type(exc).__name__}: {exc}")
             continue
         if want is not None and rec["kind"] != want:
-            notes.append(f"{spec}: a {rec['model']} given as --{want}: skipped")
+            notes.append(f"{spec}: a {rec['model']} given as --{OPTION[want]}: skipped")
             continue
         base, i = rec["label"], 2
         while rec["label"] in labels:
@@ -150,8 +160,12 @@ def load_all(denoiser_specs, sr_specs, notes: list[str]) -> list[tuple]:
 # running a network on numpy images
 # --------------------------------------------------------------------------------------------------------
 
-def net_apply(net, image: np.ndarray, *, sigma: float | None = None, scale: int = 1) -> np.ndarray:
-    """``net.restore`` on one (H, W) or (H, W, 3) image, tiled (aip.models.restorers.apply_tiled) above 512 px."""
+OPTION = {"denoiser": "denoiser", "sr": "sr", "blind": "blind", "inpaint": "inpaint"}
+
+
+def net_apply(net, image: np.ndarray, *, sigma: float | None = None, scale: int = 1, mask=None) -> np.ndarray:
+    """``net.restore`` on one (H, W) or (H, W, 3) image, tiled (aip.models.restorers.apply_tiled) above 512 px;
+    with a ``mask`` (True = missing), whole (a hole needs all its context)."""
     import torch
 
     from aip.models.restorers import apply_tiled
@@ -159,8 +173,11 @@ def net_apply(net, image: np.ndarray, *, sigma: float | None = None, scale: int 
     a = np.asarray(image, dtype=np.float32)
     x = torch.from_numpy(np.ascontiguousarray(a[None, None] if a.ndim == 2 else np.moveaxis(a, -1, 0)[None]))
     with torch.inference_mode():
-        out = apply_tiled(lambda t: net.restore(t, sigma=sigma), x, tile=512, overlap=32, scale=scale,
-                          multiple=2 if scale == 1 else 1)
+        if mask is not None:
+            out = net.restore(x, mask=torch.from_numpy(np.asarray(mask, dtype=bool)))
+        else:
+            out = apply_tiled(lambda t: net.restore(t, sigma=sigma), x, tile=512, overlap=32, scale=scale,
+                              multiple=2 if scale == 1 else 1)
     out = out[0].numpy()
     return out[0] if a.ndim == 2 else np.moveaxis(out, 0, -1)
 
@@ -172,7 +189,10 @@ def warm_up(nets) -> None:
     x = np.random.default_rng(0).random((32, 32))
     for net, rec in nets:
         shape = (32, 32) if rec["channels"] == 1 else (32, 32, 3)
-        net_apply(net, np.resize(x, shape), sigma=0.1)
+        mask = np.zeros((32, 32), bool) if rec["kind"] == "inpaint" else None
+        if mask is not None:
+            mask[8:24, 8:24] = True
+        net_apply(net, np.resize(x, shape), sigma=0.1, mask=mask, scale=rec["scale"])
     for call in (lambda: peer_bm3d(x, 0.1), lambda: R.denoise(x, "wnnm", sigma=0.1),
                  lambda: R.deblur(x, np.full((3, 3), 1 / 9), "tv", sigma=0.01, edges="circular")):
         try:
@@ -297,8 +317,78 @@ def bench_deblur(run: Runner, nets, images, size) -> None:
                     clean, strip_key=key)
         for net, rec in _gray_denoisers(nets):
             run.run("deblur", setting, image, f"pnp:{rec['label']}",
-                    lambda net=net: deblur_pnp(y, k, sigma=sigma, denoiser=as_denoiser(net), boundary="circular"),
+                    lambda net=net: deblur_pnp(y, k, sigma=sigma, denoiser=as_denoiser(net), boundary="circular",
+                                               **PNP_LEARNED),
                     clean, strip_key=key)
+
+
+def bench_blind(run: Runner, nets, images, size) -> None:
+    """The deblurring task's images; the CNN is given only y, Wiener and TV the true PSF (and sigma)."""
+    import aip.restore as R
+
+    k, sigma = deblur_kernels()[DEBLUR_KERNEL], DEBLUR_SIGMA
+    models = [(n, r) for n, r in nets if r["kind"] == "blind" and r["channels"] == 1]
+    for image in images:
+        clean = load_clean(image, size)
+        y = blurred(clean, k, sigma, image, size, DEBLUR_KERNEL)
+        setting = f"{size}/{DEBLUR_KERNEL}"
+        key = f"blind-{image}-{DEBLUR_KERNEL}" if image == images[0] else None
+        if key:
+            run.strips[key] = [("clean", clean)]
+        run.run("blind", setting, image, "blurred", lambda: y, clean, shave=BLIND_SHAVE, strip_key=key)
+        for m in ("wiener", "tv"):
+            run.run("blind", setting, image, f"aip:{m} (true PSF)",
+                    lambda m=m: R.deblur(y, k, m, sigma=sigma, edges="circular"), clean, shave=BLIND_SHAVE,
+                    strip_key=key)
+        for net, rec in models:
+            run.run("blind", setting, image, f"net:{rec['label']} (blind)", lambda net=net: net_apply(net, y), clean,
+                    shave=BLIND_SHAVE, strip_key=key)
+
+
+def hole_crops(clean: np.ndarray, crop: int = HOLE_CROP) -> list[tuple[int, int]]:
+    """Top-left corners of the tiles of side ``crop`` on a checkerboard (every other tile)."""
+    n_r, n_c = clean.shape[0] // crop, clean.shape[1] // crop
+    return [(r * crop, c * crop) for r in range(n_r) for c in range(n_c) if (r + c) % 2 == 0]
+
+
+def bench_hole(run: Runner, nets, images, size, crop: int = HOLE_CROP) -> None:
+    """25% central square holes in crops; every method fills the whole crop, scored on the hole only."""
+    import aip.restore as R
+    from aip.models.inpaint import hole_masks
+
+    mask = hole_masks(1, (crop, crop), HOLE_FRACTION, "center")[0, 0].numpy().astype(bool)
+    rows, cols = np.nonzero(mask)
+    hole = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+
+    def biharmonic(y):
+        from skimage.restoration import inpaint_biharmonic
+
+        return inpaint_biharmonic(y, mask)
+
+    methods = [("aip:harmonic", lambda y: R.inpaint(y, mask, "harmonic")), ("skimage:biharmonic", biharmonic),
+               ("aip:wnnm", lambda y: R.inpaint(y, mask, "wnnm"))]
+    methods += [(f"net:{r['label']}", lambda y, net=n: net_apply(net, y, mask=mask)) for n, r in nets
+                if r["kind"] == "inpaint" and r["channels"] == 1]
+    side = f"{rows.max() - rows.min() + 1}"
+    for image in images:
+        full = load_clean(image, size)
+        for i, (r0, c0) in enumerate(hole_crops(full, crop)):
+            clean = full[r0:r0 + crop, c0:c0 + crop]
+            y = np.where(mask, 0.0, clean)
+            setting = f"{crop}/hole{side}"
+            key = f"hole-{image}" if image == images[0] and i == 0 else None
+            if key:
+                run.strips[key] = [("clean", clean), ("holed", y)]
+            for name, fn in methods:
+                full_out: dict = {}
+
+                def fill(fn=fn, y=y, full_out=full_out):
+                    full_out["x"] = np.asarray(fn(y), dtype=np.float64)
+                    return full_out["x"][hole]
+
+                row = run.run("hole", setting, f"{image}@{r0},{c0}", name, fill, clean[hole])
+                if row is not None and key:
+                    run.strips[key].append((f"{name}\n{row['psnr']:.2f} dB", np.clip(full_out["x"], 0, 1)))
 
 
 def bench_timing(run: Runner, nets, with_bm3d: bool) -> None:
@@ -486,7 +576,23 @@ def targets(summary: list[dict], records: list[dict]) -> list[dict]:
         lt, ct = _mean(summary, "deblur", pm, key="time_s"), _mean(summary, "deblur", "aip:pnp", key="time_s")
         add(names[2], None if ct is None else lt < ct,
             "classical PnP did not run" if ct is None else f"{pm} {lt:.2f} s vs aip:pnp {ct:.2f} s ({lt / ct:.2f}x)")
-    # 4. inference
+    # 4. blind deblurring and holes
+    bm, bp = _best(summary, "blind", "net:")
+    wi = _mean(summary, "blind", "aip:wiener (true PSF)")
+    name = "blind CNN deblurring > Wiener given the true PSF"
+    if bm is None or wi is None:
+        add(name, None, "no blind deblurring network ran" if bm is None else "Wiener did not run")
+    else:
+        add(name, bp > wi, f"{bm} {bp:.2f} dB vs Wiener {wi:.2f} dB ({bp - wi:+.2f})")
+    hm, hp = _best(summary, "hole", "net:")
+    for peer in ("skimage:biharmonic", "aip:harmonic", "aip:wnnm"):
+        name = f"context encoder > {peer} on 25% central holes (PSNR on the hole)"
+        pv = _mean(summary, "hole", peer)
+        if hm is None or pv is None:
+            add(name, None, "no inpainting network ran" if hm is None else f"{peer} did not run")
+        else:
+            add(name, hp > pv, f"{hm} {hp:.2f} dB vs {peer} {pv:.2f} dB ({hp - pv:+.2f})")
+    # 5. inference
     timed_nets = [r for r in summary if r["task"] == "timing" and r["method"].startswith("net:")]
     if not timed_nets:
         add("inference: 512x512 gray <= 1 s (each learned denoiser)", None, "no learned denoiser timed")
@@ -507,6 +613,9 @@ def _task_table(summary, task: str) -> list[str]:
 
 TITLES = {"denoise": "Denoising, gray", "colour": "Denoising, colour (RGB)", "sr": "Super-resolution (bicubic x2, x4)",
           "deblur": f"PnP deblurring ({DEBLUR_KERNEL}, sigma {DEBLUR_SIGMA}, circular)",
+          "blind": f"Blind deblurring ({DEBLUR_KERNEL}, sigma {DEBLUR_SIGMA}, circular; {BLIND_SHAVE}-pixel border "
+                   "left out)",
+          "hole": f"Inpainting 25% central holes ({HOLE_CROP}-pixel crops, PSNR / SSIM on the hole)",
           "timing": f"Inference time, camera {TIMING_SIZE}x{TIMING_SIZE} gray, sigma {TIMING_SIGMA:g} (networks: median of "
                     f"{TIMING_REPS} calls; bm3d: one call)"}
 
@@ -551,6 +660,10 @@ def main(argv: list[str] | None = None) -> int:
                          "untrained:NAME[,key=value...]; may repeat")
     ap.add_argument("--sr", action="append", default=[], metavar="SPEC",
                     help="a learned SR model (scale from its config), same forms; may repeat")
+    ap.add_argument("--blind", action="append", default=[], metavar="SPEC",
+                    help="a blind deblurring network (msdeblur), same forms; may repeat")
+    ap.add_argument("--inpaint", action="append", default=[], metavar="SPEC",
+                    help="an inpainting network (context_encoder), same forms; may repeat")
     ap.add_argument("--quick", action="store_true", help="camera only, 128 px, sigma 25 (a smoke run)")
     ap.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     ap.add_argument("--images", nargs="+", default=None, help=f"gray images (default: {' '.join(IMAGES)})")
@@ -575,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = str(out_dir / prefix)  # absolute: RESULTS / stem is then stem (write_results, plot_strips)
     run = Runner(q, set(args.skip), None)
     t_start = time.perf_counter()
-    nets = load_all(args.denoiser, args.sr, run.notes)
+    nets = load_all([(sp, kind) for kind in OPTION for sp in getattr(args, kind)], run.notes)
     if not nets:
         print("nothing to benchmark (no learned model loaded); results left as they are:", *run.notes, sep="\n  ")
         return 0
@@ -605,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
              ("colour", bool(_gray_denoisers(nets, 3)), lambda: bench_colour(run, nets, colour_images, size)),
              ("sr", bool(srs), lambda: bench_sr(run, nets, images, size)),
              ("deblur", bool(dens), lambda: bench_deblur(run, nets, images, size)),
+             ("blind", any(r["kind"] == "blind" for r in records), lambda: bench_blind(run, nets, images, size)),
+             ("hole", any(r["kind"] == "inpaint" for r in records), lambda: bench_hole(run, nets, images, size)),
              ("timing", bool(dens), lambda: bench_timing(run, nets, with_bm3d=not q and run.wanted("bm3d")))]
     for task, has_model, fn in steps:
         if task not in args.tasks:
