@@ -197,14 +197,15 @@ class DDPM(GenerativeModel):
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None,
                guidance: float | None = None, classifier: nn.Module | None = None, classifier_scale: float = 1.0,
-               x_T: torch.Tensor | None = None, clip_sample: bool = True, spacing: str = "linspace",
+               x_T: torch.Tensor | None = None, clip_sample: bool = True, spacing: str | None = None,
                progress: bool = False, **kwargs: Any) -> torch.Tensor:
         """Draw ``n`` images in [0, 1] with a sampler of :data:`aip.sampling.SAMPLERS` (default: config.sampler).
 
         ``y=None`` on a conditional model uses the labels 0, 1, 2, ... cycling. ``guidance`` is the
         classifier-free scale w; ``classifier`` (a :class:`NoiseAwareClassifier`) adds classifier guidance.
         ``clip_sample`` clips the x_0 estimate to [-1, 1] at each step (turn off to undo ``invert`` exactly);
-        ``spacing`` picks how the ``steps`` timesteps are spread (:func:`aip.sampling.spaced_timesteps`).
+        ``spacing`` picks how the ``steps`` timesteps are spread (:func:`aip.sampling.spaced_timesteps`; None:
+        the sampler's default).
         """
         if kwargs:
             raise TypeError(f"sample: unexpected keyword arguments {sorted(kwargs)}; expected sampler, steps, "

@@ -1,4 +1,4 @@
-"""Noise schedules, samplers (DDPM, DDIM, annealed Langevin), guidance, and the pipelines that run them.
+"""Noise schedules, samplers (DDPM, DDIM, DPM-Solver++, Heun, annealed Langevin), guidance, and the pipelines that run them.
 
 Schedulers follow diffusers' shape: ``set_timesteps(n)`` then ``step(model_output, t, sample)``; they are
 named in one table, :data:`SAMPLERS`. A :class:`DiffusionPipeline` owns a network (from :mod:`aip.models`)
@@ -10,6 +10,7 @@ from aip.sampling.ddim import DDIMScheduler
 from aip.sampling.ddpm import DDPMScheduler
 from aip.sampling.guidance import classifier_free_guidance, classifier_guidance, classifier_log_prob_grad
 from aip.sampling.langevin import AnnealedLangevinScheduler
+from aip.sampling.ode import DPMSolverPPScheduler, HeunScheduler
 from aip.sampling.pipelines import (
     SAMPLERS,
     Conditioning,
@@ -44,7 +45,9 @@ __all__ = [
     "Conditioning",
     "DDIMScheduler",
     "DDPMScheduler",
+    "DPMSolverPPScheduler",
     "DiffusionPipeline",
+    "HeunScheduler",
     "NoiseSchedule",
     "SamplerDefaults",
     "SchedulerOutput",

@@ -42,6 +42,7 @@ from aip.sampling.ddim import DDIMScheduler
 from aip.sampling.ddpm import DDPMScheduler
 from aip.sampling.guidance import classifier_free_guidance, classifier_guidance
 from aip.sampling.langevin import AnnealedLangevinScheduler
+from aip.sampling.ode import DPMSolverPPScheduler, HeunScheduler
 from aip.sampling.schedules import NoiseSchedule, TimestepScheduler
 
 ModelFn = Callable[[torch.Tensor, int], torch.Tensor]
@@ -65,14 +66,17 @@ __all__ = [
 @dataclass(frozen=True)
 class SamplerSpec:
     """One row of :data:`SAMPLERS`: the scheduler class, whether its default is every training timestep
-    (ancestral DDPM) or the pipeline's ``steps``, the options its constructor takes, and whether it is
-    deterministic (needs no noise after x_T; ``None``: depends on an option such as DDIM's ``eta``)."""
+    (ancestral DDPM) or the pipeline's ``steps``, the options its constructor takes, whether it is
+    deterministic (needs no noise after x_T; ``None``: depends on an option such as DDIM's ``eta``), and its
+    default timestep spacing (DPM-Solver++: ``"trailing"``, so no evaluation is spent at t = 0, where the
+    multistep extrapolation over the last, longest log-SNR interval is least accurate)."""
 
     cls: type[TimestepScheduler]
     all_steps_by_default: bool
     options: tuple[str, ...]
     deterministic: bool | None
     summary: str
+    spacing: str = "linspace"
 
 
 SAMPLERS: dict[str, SamplerSpec] = {
@@ -80,14 +84,21 @@ SAMPLERS: dict[str, SamplerSpec] = {
                         "ancestral sampling (Ho et al. 2020, Algorithm 2), respaced for fewer steps"),
     "ddim": SamplerSpec(DDIMScheduler, False, ("eta",), None,
                         "DDIM (Song et al. 2021): deterministic at eta=0, DDPM-like at eta=1"),
+    "dpm++": SamplerSpec(DPMSolverPPScheduler, False, ("order",), True,
+                         "DPM-Solver++(2M) (Lu et al. 2022): multistep second order in the data prediction",
+                         spacing="trailing"),
+    "heun": SamplerSpec(HeunScheduler, False, (), True,
+                        "Heun's second-order ODE sampler (Karras et al. 2022); steps = network evaluations"),
 }
 
 
 def make_scheduler(name: str, schedule: NoiseSchedule, steps: int | None = None, *, default_steps: int = 50,
-                   clip_sample: bool = True, spacing: str = "linspace", **options: Any) -> TimestepScheduler:
+                   clip_sample: bool = True, spacing: str | None = None, **options: Any) -> TimestepScheduler:
     """The scheduler ``name`` (a key of :data:`SAMPLERS`) on ``schedule`` with ``steps`` timesteps set.
 
-    ``steps=None`` means every training timestep for ancestral DDPM and ``default_steps`` otherwise. Options the
+    ``steps=None`` means every training timestep for ancestral DDPM and ``default_steps`` otherwise; ``steps``
+    counts network evaluations (for Heun, two per corrected interval). ``spacing=None`` is the sampler's own
+    default (:attr:`SamplerSpec.spacing`). Options the
     sampler takes (``eta`` for DDIM, ``variance`` for DDPM) are passed on; ``None`` values are dropped, and an
     option the sampler does not take is an error.
 
@@ -101,7 +112,7 @@ def make_scheduler(name: str, schedule: NoiseSchedule, steps: int | None = None,
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         raise ValueError(f"sampler {name}: expected options among {list(spec.options)}, got {unknown}")
-    sched = spec.cls(schedule, clip_sample=clip_sample, spacing=spacing, **options)
+    sched = spec.cls(schedule, clip_sample=clip_sample, spacing=spacing or spec.spacing, **options)
     T = schedule.num_timesteps
     if steps is None:
         steps = T if spec.all_steps_by_default else default_steps
@@ -307,7 +318,7 @@ class DiffusionPipeline:
         return self.schedule.eps_from_v(x, t, out) if self.prediction == "v" else out
 
     def scheduler(self, sampler: str | None = None, steps: int | None = None, *, eta: float | None = None,
-                  clip_sample: bool = True, spacing: str = "linspace", **options: Any) -> TimestepScheduler:
+                  clip_sample: bool = True, spacing: str | None = None, **options: Any) -> TimestepScheduler:
         """The named sampler's scheduler on this schedule (defaults from :attr:`defaults`)."""
         d = self.defaults
         sampler = sampler or d.sampler
@@ -335,7 +346,7 @@ class DiffusionPipeline:
     def sample(self, shape_or_noise: Sequence[int] | torch.Tensor, *, cond: Conditioning | torch.Tensor | None = None,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None,
                guidance: float | None = None, classifier: nn.Module | None = None, classifier_scale: float = 1.0,
-               clip_sample: bool = True, spacing: str = "linspace", generator: torch.Generator | None = None,
+               clip_sample: bool = True, spacing: str | None = None, generator: torch.Generator | None = None,
                progress: bool = False, correct: Correction | None = None, grad: str = "none") -> torch.Tensor:
         """x_0 on the [-1, 1] scale from noise of ``shape`` (or from the given x_T), in eval mode.
 

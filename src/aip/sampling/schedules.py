@@ -200,11 +200,12 @@ class SchedulerOutput:
         return iter((self.prev_sample, self.pred_original_sample))
 
 
-SPACINGS = ("linspace", "leading", "trailing", "quadratic")
+SPACINGS = ("linspace", "leading", "trailing", "quadratic", "karras")
 
 
 def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int,
-                     spacing: Literal["linspace", "leading", "trailing", "quadratic"] = "linspace") -> torch.Tensor:
+                     spacing: Literal["linspace", "leading", "trailing", "quadratic", "karras"] = "linspace", *,
+                     schedule: NoiseSchedule | None = None, rho: float = 7.0) -> torch.Tensor:
     """``num_inference_steps`` distinct timesteps of the reverse process in [0, T-1], descending.
 
     ``spacing`` (names as diffusers' ``timestep_spacing``, plus the DDIM paper's quadratic one):
@@ -213,7 +214,10 @@ def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int,
     * ``"leading"``: ``k * (T // n)`` for ``k = 0 .. n-1`` (holds 0, not T-1);
     * ``"trailing"``: ``round(T - k T / n) - 1`` for ``k = 0 .. n-1`` (holds T-1, last step from ``T/n - 1``);
     * ``"quadratic"``: ``floor(c k^2)`` with ``c = (T-1)/(n-1)^2`` (Song et al. 2021, appendix D.2), made
-      strictly increasing, so small timesteps are denser.
+      strictly increasing, so small timesteps are denser;
+    * ``"karras"``: the timesteps whose ``s = sqrt((1 - a_t) / a_t)`` are nearest (in log) to Karras et al.'s
+      ``(s_max^(1/rho) + k/(n-1) (s_min^(1/rho) - s_max^(1/rho)))^rho`` (``rho = 7``), made distinct; needs the
+      ``schedule``.
 
     Example
     -------
@@ -224,6 +228,8 @@ def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int,
     n = check_int(num_inference_steps, "num_inference_steps", low=1, high=T)
     check_choice(spacing, "spacing", SPACINGS)
     k = torch.arange(n, dtype=torch.float64)
+    if spacing == "karras":
+        return _karras_timesteps(schedule, T, n, check_positive(rho, "rho"))
     if spacing == "linspace":
         ts = torch.linspace(0, T - 1, n, dtype=torch.float64).round().long()
     elif spacing == "leading":
@@ -236,6 +242,25 @@ def spaced_timesteps(num_train_timesteps: int, num_inference_steps: int,
         for i in range(1, n):
             ts[i] = max(int(ts[i]), int(ts[i - 1]) + 1)
     return ts.flip(0)
+
+
+def _karras_timesteps(schedule: NoiseSchedule | None, T: int, n: int, rho: float) -> torch.Tensor:
+    if not isinstance(schedule, NoiseSchedule) or schedule.num_timesteps != T:
+        raise ValueError(f"spacing 'karras': expected the NoiseSchedule of {T} timesteps, got "
+                         f"{type(schedule).__name__}")
+    log_s = 0.5 * torch.log((1 - schedule.alpha_bar) / schedule.alpha_bar)  # increasing in t
+    lo, hi = float(log_s[0].exp()) ** (1 / rho), float(log_s[-1].exp()) ** (1 / rho)
+    frac = torch.linspace(0, 1, n, dtype=torch.float64) if n > 1 else torch.zeros(1, dtype=torch.float64)
+    target = torch.log((hi + frac * (lo - hi)) ** rho).flip(0)  # ascending
+    ts = torch.searchsorted(log_s.contiguous(), target.contiguous()).clamp(max=T - 1)
+    below = (ts - 1).clamp(min=0)
+    ts = torch.where((target - log_s[below]).abs() < (log_s[ts] - target).abs(), below, ts)
+    a = ts.tolist()
+    for i in range(1, n):  # distinct, ascending, within [0, T-1]
+        a[i] = max(a[i], a[i - 1] + 1)
+    for i in range(n - 1, -1, -1):
+        a[i] = min(a[i], T - n + i)
+    return torch.tensor(a, dtype=torch.long).flip(0)
 
 
 class TimestepScheduler:
@@ -259,7 +284,8 @@ class TimestepScheduler:
 
     def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
         """Choose the timesteps of the reverse process (descending); returns them."""
-        self.timesteps = spaced_timesteps(self.num_train_timesteps, num_inference_steps, self.spacing)
+        self.timesteps = spaced_timesteps(self.num_train_timesteps, num_inference_steps, self.spacing,
+                                          schedule=self.schedule)
         self.num_inference_steps = int(self.timesteps.numel())
         self._prev = {int(a): int(b) for a, b in zip(self.timesteps[:-1], self.timesteps[1:])}
         self._prev[int(self.timesteps[-1])] = -1
