@@ -132,11 +132,14 @@ class HeunScheduler(TimestepScheduler):
 
     def set_timesteps(self, num_inference_steps: int) -> torch.Tensor:
         n = max(1, int(num_inference_steps))
-        k = n
-        distinct, ts = self._layout(k)
-        while ts.numel() > n and k > 1:
-            k -= 1
-            distinct, ts = self._layout(k)
+        lo, hi = 1, min(n, self.num_train_timesteps)  # the most distinct timesteps within n evaluations
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._layout(mid)[1].numel() <= n:
+                lo = mid
+            else:
+                hi = mid - 1
+        distinct, ts = self._layout(lo)
         self.distinct_timesteps, self.timesteps = distinct, ts
         self.num_inference_steps = int(ts.numel())
         self._state = None
