@@ -22,6 +22,7 @@ SMALL = {
     "dcgan": {"base_channels": 4, "latent_dim": 8},
     "cgan": {"base_channels": 4, "latent_dim": 8},
     "vqvae": {"num_embeddings": 8, "embedding_dim": 4, "prior_channels": 8, "prior_layers": 1},
+    "pixelcnn": {"channels": 8, "layers": 2, "head_channels": 8, "first_kernel": 3},
 }
 
 
@@ -88,10 +89,10 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 24
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 25
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
-        "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
+        "autoregressive": ["pixelcnn"], "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
         "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet"]}

@@ -10,9 +10,8 @@ import torch
 from scipy.special import logsumexp
 
 from aip.models import AE, CVAE, VAE, VQVAE, VampVAE, build_model, nats_to_bits_per_dim
+from aip.models.pixelcnn import MaskedConv2d, PixelCNNPrior
 from aip.models.vae import (
-    MaskedConv2d,
-    PixelCNNPrior,
     VAEConfig,
     VampVAEConfig,
     VectorQuantizerEMA,

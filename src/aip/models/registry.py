@@ -136,6 +136,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="VAE with a VampPrior (Tomczak & Welling 2018)"),
     ModelSpec("vqvae", "aip.models.vae:VQVAE", _G, "autoencoders", "generate",
               description="VQ-VAE with a PixelCNN prior (van den Oord et al. 2017)"),
+    ModelSpec("pixelcnn", "aip.models.pixelcnn:PixelCNN", _G, "autoregressive", "generate",
+              description="PixelCNN / gated PixelCNN, exact likelihood (van den Oord et al. 2016)"),
     ModelSpec("gan", "aip.models.gan:GAN", _G, "gans", "generate", description="MLP GAN (Goodfellow et al. 2014)"),
     ModelSpec("dcgan", "aip.models.gan:DCGAN", _G, "gans", "generate",
               description="convolutional GAN (Radford et al. 2016)"),

@@ -33,6 +33,7 @@ from torch import nn
 from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import check_image_batch, check_labels, crop_to, pad_to, padded_size
+from aip.models.pixelcnn import PixelCNNPrior
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -499,52 +500,6 @@ class VectorQuantizerEMA(nn.Module):
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, h, w) indices -> (B, D, h, w) code vectors."""
         return self.embedding[idx].permute(0, 3, 1, 2)
-
-
-class MaskedConv2d(nn.Conv2d):
-    """PixelCNN masked convolution: type "A" hides the centre pixel, type "B" shows it (van den Oord 2016)."""
-
-    def __init__(self, mask_type: str, in_ch: int, out_ch: int, kernel: int) -> None:
-        super().__init__(in_ch, out_ch, kernel, padding=kernel // 2)
-        mask = torch.ones_like(self.weight)
-        c = kernel // 2
-        mask[:, :, c, c + (mask_type == "B"):] = 0
-        mask[:, :, c + 1:] = 0
-        self.register_buffer("mask", mask, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
-
-
-class PixelCNNPrior(nn.Module):
-    """Small autoregressive prior over a map of code indices (optionally class-conditional)."""
-
-    def __init__(self, num_embeddings: int, channels: int = 64, layers: int = 4, num_classes: int = 0) -> None:
-        super().__init__()
-        self.num_embeddings = num_embeddings
-        self.embed = nn.Embedding(num_embeddings, channels)
-        self.first = MaskedConv2d("A", channels, channels, 5)
-        self.layers = nn.ModuleList(MaskedConv2d("B", channels, channels, 3) for _ in range(layers))
-        self.cond = nn.Embedding(num_classes, channels) if num_classes else None
-        self.out = nn.Conv2d(channels, num_embeddings, 1)
-
-    def forward(self, idx: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, K, h, w) of each code given the codes before it in raster order."""
-        h = self.first(self.embed(idx).permute(0, 3, 1, 2))
-        c = self.cond(y)[:, :, None, None] if (self.cond is not None and y is not None) else 0
-        for layer in self.layers:
-            h = h + layer(F.relu(h + c))
-        return self.out(F.relu(h))
-
-    @torch.no_grad()
-    def sample(self, n: int, h: int, w: int, y: torch.Tensor | None, generator: torch.Generator | None,
-               device: torch.device) -> torch.Tensor:
-        idx = torch.zeros(n, h, w, dtype=torch.long, device=device)
-        for i in range(h):
-            for j in range(w):
-                probs = torch.softmax(self(idx, y)[:, :, i, j].float(), 1).cpu()
-                idx[:, i, j] = torch.multinomial(probs, 1, generator=generator).view(-1).to(device)
-        return idx
 
 
 @dataclass
