@@ -67,6 +67,22 @@ def test_resume_from_the_cli_continues_exactly(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+def test_stop_at_is_one_chunk_of_the_same_run(tmp_path):
+    """--stop-at keeps --steps' schedule (cosine here), so a chunked run equals the uninterrupted one."""
+    from safetensors.torch import load_file
+
+    code, a = _train(tmp_path, "--steps", "8", "--lr-schedule", "cosine", "--warmup", "2", name="whole")
+    assert code == 0
+    code, b = _train(tmp_path, "--steps", "8", "--lr-schedule", "cosine", "--warmup", "2", "--stop-at", "5",
+                     name="chunked")
+    assert code == 0 and (b / "checkpoints" / "step_00000005").is_dir()
+    assert not (b / "checkpoints" / "step_00000008").exists()
+    assert main(["train", "--out", str(b), "--resume", "--quiet"]) == 0
+    wa = load_file(str(a / "checkpoints" / "step_00000008" / "model.safetensors"))
+    wb = load_file(str(b / "checkpoints" / "step_00000008" / "model.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 @pytest.mark.parametrize("argv,match", [
     (["train", "no_such_model", "--data", "digits8", "--steps", "2"], "model: expected one of"),
     (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--bogus", "1"], "unknown key 'bogus'"),
@@ -75,6 +91,7 @@ def test_resume_from_the_cli_continues_exactly(tmp_path, capsys):
     (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--hidden"], "expected a value"),
     (["train", "tiny_test_ae", "--data", "nowhere_set", "--steps", "2"], "built-in dataset"),
     (["train", "tiny_test_ae", "--data", "digits8"], "--steps/--epochs"),
+    (["train", "tiny_test_ae", "--data", "digits8", "--steps", "2", "--stop-at", "0"], "--stop-at"),
 ])
 def test_bad_train_commands_give_one_line_errors(tmp_path, capsys, argv, match):
     assert main([*argv, "--out", str(tmp_path / "r"), "--quiet"]) == 2

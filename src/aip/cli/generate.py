@@ -114,6 +114,9 @@ def register(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None)
     p.add_argument("--num-samples", type=int, default=None, help="images in each sample grid")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="stop after step STEP, keeping the schedule of --steps (one chunk of a long run; "
+                        "continue it later with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_flag(p)
     p.set_defaults(func=run_train, extra=[])
@@ -165,12 +168,15 @@ def run_train(args: argparse.Namespace) -> int:
     for k in ("steps", "epochs"):
         if k in given and given[k] < 1:
             raise ValueError(f"--{k}: expected a positive integer, got {given[k]}")
+    if args.stop_at is not None and args.stop_at < 1:
+        raise ValueError(f"--stop-at: expected a positive step, got {args.stop_at}")
     if args.resume:
         if options:
             raise ValueError(f"--resume: model options cannot change, got {', '.join('--' + k for k in options)}")
         if args.data is not None:
             raise ValueError("--resume: the data cannot change; leave out --data")
-        trainer = train_run(args.model, args.out, resume=True, overrides=given, progress=not args.quiet)
+        trainer = train_run(args.model, args.out, resume=True, overrides=given, progress=not args.quiet,
+                            stop_at=args.stop_at)
     else:
         if args.model is None:
             raise ValueError("model: expected a model name (aip train MODEL --data ... --out ...)")
@@ -181,7 +187,8 @@ def run_train(args: argparse.Namespace) -> int:
         if "steps" not in given and "epochs" not in given:
             raise ValueError("--steps/--epochs: expected one of them")
         cfg, options = train_config_from_args(args)
-        trainer = train_run(args.model, args.out, config=cfg, model_options=options, progress=not args.quiet)
+        trainer = train_run(args.model, args.out, config=cfg, model_options=options, progress=not args.quiet,
+                            stop_at=args.stop_at)
     if D.is_main():
         last = trainer.history[-1] if trainer.history else {}
         result: dict[str, Any] = {"model": trainer.module.name, "run": str(args.out), "step": trainer.step,

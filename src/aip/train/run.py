@@ -181,7 +181,7 @@ def unpaired_data(config: TrainConfig, split: str = "train") -> BatchDataset | N
 
 def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
               model_options: dict[str, Any] | None = None, resume: bool = False, progress: bool = True,
-              overrides: dict[str, Any] | None = None) -> Trainer:
+              overrides: dict[str, Any] | None = None, stop_at: int | None = None) -> Trainer:
     """Start (or with ``resume`` continue) the run in ``run_dir``; returns the finished trainer.
 
     New run: ``model`` is a registry name, ``model_options`` its config values (strings are converted;
@@ -250,7 +250,7 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
         atomic_write(run / "config.json", json.dumps(meta, indent=2, default=list).encode(), force=True)
     if resume:
         trainer.load()
-    trainer.train()
+    trainer.train(until=stop_at)
     return trainer
 
 
