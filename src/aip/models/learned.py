@@ -35,6 +35,8 @@ __all__ = [
     "shipped_restorers",
     "upscale_espcn",
     "upscale_learned",
+    "upscale_srcnn",
+    "upscale_vdsr",
 ]
 
 PREFIX = "restore_"
@@ -193,6 +195,19 @@ def upscale_srcnn(image: Any, scale: int, *, channel_axis: int | None = None, ti
     IEEE TPAMI 38(2), 2016.
     """
     return upscale_learned(image, scale, model="srcnn", channel_axis=channel_axis, tile=tile, device=device)
+
+
+def upscale_vdsr(image: Any, scale: int, *, channel_axis: int | None = None, tile: int = 256,
+                 device: Any = None) -> np.ndarray:
+    """The ``upscale`` registry's ``"vdsr"``: the shipped VDSR of that scale (a deep residual stack of 3x3
+    convolutions on the bicubic upsampling, He-initialised; x4 ships).
+
+    References
+    ----------
+    J. Kim, J. K. Lee and K. M. Lee, "Accurate image super-resolution using very deep convolutional
+    networks", CVPR 2016.
+    """
+    return upscale_learned(image, scale, model="vdsr", channel_axis=channel_axis, tile=tile, device=device)
 
 
 def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, model: str = "msdeblur",

@@ -13,7 +13,7 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``) run networks whose weights ship in the package; ``repaint``,
+The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``, ``vdsr``) run networks whose weights ship in the package; ``repaint``,
 ``dps`` and ``diffpir`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
 """
@@ -53,6 +53,7 @@ UPSCALE = {
     "tv": "variational:upscale_tv",
     "espcn": "aip.models.learned:upscale_espcn",
     "srcnn": "aip.models.learned:upscale_srcnn",
+    "vdsr": "aip.models.learned:upscale_vdsr",
     "dps": "aip.models.prior_restore:upscale_dps",
     "diffpir": "aip.models.prior_restore:upscale_diffpir",
     "pulse": "aip.models.prior_restore:upscale_pulse",
