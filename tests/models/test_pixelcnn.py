@@ -14,7 +14,7 @@ from aip.models.pixelcnn import PixelCNN, PixelCNNConfig, to_levels
 
 def tiny(variant="gated", **kw):
     torch.manual_seed(0)
-    cfg = {"image_size": 10, "levels": 4, "variant": variant, "channels": 8, "layers": 3, "head_channels": 8,
+    cfg = {"image_size": 10, "levels": 4, "variant": variant, "features": 8, "layers": 3, "head_features": 8,
            "first_kernel": 5, **kw}
     return PixelCNN(PixelCNNConfig(**cfg))
 
@@ -97,7 +97,7 @@ def test_loss_falls_and_bits_per_dim():
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(32, 1, 8, 8, generator=g) > 0.5).float()
     x[:, :, :, :4] = 0.0  # a learnable structure: the left half is always black
-    model = build_model("pixelcnn", image_size=8, levels=2, channels=16, layers=2, head_channels=16)
+    model = build_model("pixelcnn", image_size=8, levels=2, features=16, layers=2, head_features=16)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(60):
@@ -121,3 +121,13 @@ def test_levels_and_bad_config():
         PixelCNNConfig(kernel=4).validate()
     with pytest.raises(ValueError, match="variant"):
         PixelCNNConfig(variant="rnn").validate()
+
+
+def test_the_data_sets_the_image_channels_not_the_width():
+    """``aip train`` fills the image channel fields from the data; the network width is ``features``
+    (a field named ``channels`` once took the data's 1 and trained a one-channel network)."""
+    from aip.data.dataset import load_dataset
+    from aip.train.run import data_defaults
+
+    got = data_defaults(PixelCNNConfig, load_dataset("digits8", "train"), {})
+    assert got.get("in_channels") == 1 and "features" not in got and "head_features" not in got

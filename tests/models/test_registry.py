@@ -22,7 +22,7 @@ SMALL = {
     "dcgan": {"base_channels": 4, "latent_dim": 8},
     "cgan": {"base_channels": 4, "latent_dim": 8},
     "vqvae": {"num_embeddings": 8, "embedding_dim": 4, "prior_channels": 8, "prior_layers": 1},
-    "pixelcnn": {"channels": 8, "layers": 2, "head_channels": 8, "first_kernel": 3},
+    "pixelcnn": {"features": 8, "layers": 2, "head_features": 8, "first_kernel": 3},
 }
 
 

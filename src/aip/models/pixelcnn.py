@@ -104,7 +104,7 @@ def to_levels(x: torch.Tensor, levels: int) -> torch.Tensor:
 
 @dataclass
 class PixelCNNConfig:
-    """``variant`` "gated" or "plain"; ``layers`` blocks of ``channels`` features with ``kernel`` x ``kernel``
+    """``variant`` "gated" or "plain"; ``layers`` blocks of ``features`` channels with ``kernel`` x ``kernel``
     convolutions (the first block's kernel ``first_kernel``); ``levels`` grey levels (2 or 256, or any in
     between); ``num_classes > 0``: class-conditional."""
 
@@ -112,11 +112,11 @@ class PixelCNNConfig:
     in_channels: int = 1
     levels: int = 2
     variant: str = "gated"
-    channels: int = 64
+    features: int = 64
     layers: int = 8
     kernel: int = 3
     first_kernel: int = 7
-    head_channels: int = 128
+    head_features: int = 128
     num_classes: int = 0
     lr: float = 1e-3
 
@@ -125,9 +125,9 @@ class PixelCNNConfig:
         check_int(self.in_channels, "in_channels", low=1, high=4)
         check_int(self.levels, "levels", low=2, high=256)
         check_choice(self.variant, "variant", ("gated", "plain"))
-        check_int(self.channels, "channels", low=1)
+        check_int(self.features, "features", low=1)
         check_int(self.layers, "layers", low=1)
-        check_int(self.head_channels, "head_channels", low=1)
+        check_int(self.head_features, "head_features", low=1)
         for name in ("kernel", "first_kernel"):
             k = getattr(self, name)
             if not isinstance(k, int) or k < 1 or k % 2 == 0:
@@ -185,7 +185,7 @@ class PixelCNN(GenerativeModel):
         config = config or PixelCNNConfig()
         config.validate()
         super().__init__(config)
-        c, k, L = config.channels, config.kernel, config.levels
+        c, k, L = config.features, config.kernel, config.levels
         self.embed = nn.Conv2d(config.in_channels, c, 1)  # the levels as numbers in [-1, 1]
         if config.variant == "gated":
             self.blocks = nn.ModuleList(_GatedBlock(c, c, config.first_kernel if i == 0 else k, i == 0,
@@ -194,8 +194,8 @@ class PixelCNN(GenerativeModel):
             self.first = MaskedConv2d("A", c, c, config.first_kernel)
             self.blocks = nn.ModuleList(MaskedConv2d("B", c, c, k) for _ in range(config.layers))
             self.cond = nn.Embedding(config.num_classes, c) if config.num_classes else None
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, config.head_channels, 1), nn.ReLU(),
-                                  nn.Conv2d(config.head_channels, L * config.in_channels, 1))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, config.head_features, 1), nn.ReLU(),
+                                  nn.Conv2d(config.head_features, L * config.in_channels, 1))
 
     @property
     def num_dims(self) -> int:
