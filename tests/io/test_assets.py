@@ -40,6 +40,7 @@ SHIPPED_SHA256 = {
     "restore_ffdnet_gray": "c3930977273c221cb89baaaeaec262e5b82e7016c0757955d1547290aa668399",
     "restore_dncnn_gray": "5f166523aff1f86fb8a550a0005615f957ab4942f269ad18e25d3691ebe533b3",
     "restore_srcnn_x2_gray": "bd62e6e1c65109a5736a9e07d5c1a1a7a7559f683c8d573acb9acbbd8d06d946",
+    "restore_vdsr_x4_gray": "9e13ce051cf95ef68c268e9dfce49828c4ce4f63b4023006ada8a60a743ae14c",
 }
 
 

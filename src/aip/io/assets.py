@@ -88,6 +88,13 @@ ASSET_COMMANDS: dict[str, str] = {
         "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
         "--eval-every 500 --crop 64 --scale 2 --out runs/restore_srcnn_x2_gray"
         " && " + _EXPORT.format(run="runs/restore_srcnn_x2_gray", name="restore_srcnn_x2_gray")),
+    "restore_vdsr_x4_gray": (  # one chunk (--stop-at) of a 6000-step schedule: eval PSNR had levelled off
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train vdsr "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 6000 --stop-at 4000 --batch-size 16 --lr 1e-3 "
+        "--warmup 200 --lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 "
+        "--checkpoint-every 500 --eval-every 500 --crop 64 --scale 4 --depth 16 --features 32 "
+        "--out runs/restore_vdsr_x4_gray"
+        " && " + _EXPORT.format(run="runs/restore_vdsr_x4_gray", name="restore_vdsr_x4_gray")),
     "lenet_digits": "python benchmarks/train_lenet.py digits",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",
     "lenet_faces": "python benchmarks/train_lenet.py faces",

@@ -89,14 +89,15 @@ TASKS = {"denoise": DENOISE, "deblur": DEBLUR, "upscale": UPSCALE, "inpaint": IN
 #: skimage photographs (256 x 256 for the slowest; shared 2-core x86_64 machine, so a guide, not a
 #: promise): denoise at sigma 25, deblur Gaussian 1.6 + noise 2.55, upscale x2, inpaint a text mask.
 #: Gray images take about a third. The diffusion samplers (:data:`SAMPLED`) are timed on the 28 x 28 gray
-#: digits their shipped prior models, with their default steps. ``aip <task> --help`` prints them.
+#: digits their shipped prior models, with their default steps; VDSR (x4 only ships) at x4, per input
+#: megapixel (it runs at the output's resolution). ``aip <task> --help`` prints them.
 SECONDS_PER_MP = {
     "denoise": {"nlm": 0.6, "dct": 4, "wnnm": 730, "gaussian": 0.1, "perona_malik": 0.2,
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5, "dncnn": 18},
     "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620,
                "pulse": 3200},
-    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "dps": 2450, "diffpir": 2230,
+    "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "vdsr": 500, "dps": 2450, "diffpir": 2230,
                 "pulse": 11300},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
                 "dps": 470, "diffpir": 400, "pulse": 6200},
