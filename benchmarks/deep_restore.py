@@ -297,20 +297,26 @@ def bench_sr(run: Runner, nets, images, size, scales=(2, 4)) -> None:
                         clean, shave=s, strip_key=key)
 
 
+def _blurred_cases(run: Runner, images, size, task: str):
+    """(image, clean, y, setting, strip key) for each image: Gaussian blur 1.6 (circular) + noise 0.01, the
+    degradation of restore.py's deblurring task; the first image's strip is started with the clean one."""
+    k, sigma = deblur_kernels()[DEBLUR_KERNEL], DEBLUR_SIGMA
+    for image in images:
+        clean = load_clean(image, size)
+        key = f"{task}-{image}-{DEBLUR_KERNEL}" if image == images[0] else None
+        if key:
+            run.strips[key] = [("clean", clean)]
+        yield image, clean, blurred(clean, k, sigma, image, size, DEBLUR_KERNEL), f"{size}/{DEBLUR_KERNEL}", key
+
+
 def bench_deblur(run: Runner, nets, images, size) -> None:
-    """Gaussian blur 1.6 (circular) + noise 0.01, the degradation of restore.py's deblurring task."""
+    """TV and classical PnP against PnP with every learned gray denoiser."""
     import aip.restore as R
     from aip._shared.denoiser import as_denoiser
     from aip.restore.variational import deblur_pnp
 
     k, sigma = deblur_kernels()[DEBLUR_KERNEL], DEBLUR_SIGMA
-    for image in images:
-        clean = load_clean(image, size)
-        y = blurred(clean, k, sigma, image, size, DEBLUR_KERNEL)
-        setting = f"{size}/{DEBLUR_KERNEL}"
-        key = f"deblur-{image}-{DEBLUR_KERNEL}" if image == images[0] else None
-        if key:
-            run.strips[key] = [("clean", clean)]
+    for image, clean, y, setting, key in _blurred_cases(run, images, size, "deblur"):
         run.run("deblur", setting, image, "blurred", lambda: y, clean, strip_key=key)
         for m in ("tv", "pnp"):
             run.run("deblur", setting, image, f"aip:{m}", lambda m=m: R.deblur(y, k, m, sigma=sigma, edges="circular"),
@@ -328,13 +334,7 @@ def bench_blind(run: Runner, nets, images, size) -> None:
 
     k, sigma = deblur_kernels()[DEBLUR_KERNEL], DEBLUR_SIGMA
     models = [(n, r) for n, r in nets if r["kind"] == "blind" and r["channels"] == 1]
-    for image in images:
-        clean = load_clean(image, size)
-        y = blurred(clean, k, sigma, image, size, DEBLUR_KERNEL)
-        setting = f"{size}/{DEBLUR_KERNEL}"
-        key = f"blind-{image}-{DEBLUR_KERNEL}" if image == images[0] else None
-        if key:
-            run.strips[key] = [("clean", clean)]
+    for image, clean, y, setting, key in _blurred_cases(run, images, size, "blind"):
         run.run("blind", setting, image, "blurred", lambda: y, clean, shave=BLIND_SHAVE, strip_key=key)
         for m in ("wiener", "tv"):
             run.run("blind", setting, image, f"aip:{m} (true PSF)",
