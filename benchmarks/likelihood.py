@@ -18,7 +18,6 @@ from _common import RESULTS, md_table, one_thread, run_meta, write_results  # fi
 
 # isort: split
 import argparse
-import math
 import shlex
 import sys
 import time
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     one_thread()
     from aip.data.dataset import load_dataset
+    from aip.models import nats_to_bits_per_dim
     from aip.models.lenet import load_lenet
     from aip.train.run import load_run
 
@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             classes = lenet(s).argmax(1)
         rows.append({"label": label, "model": meta["model"]["model"], "run": path, "step": str(meta.get("checkpoint", "")).rstrip("/").rsplit("_", 1)[-1].lstrip("0") or None,
-                     "nll_nats": nats, "bits_per_dim": nats / (dims * math.log(2)), "nll_seconds": t_nll,
+                     "nll_nats": nats, "bits_per_dim": nats_to_bits_per_dim(nats, dims), "nll_seconds": t_nll,
                      "sample_seconds_per_image": t_s / args.samples,
                      "classes_in_grid": len(set(classes.tolist()))})
         grids.append((label, s))
-        print(f"{label}: {nats:.2f} nats ({nats / (dims * math.log(2)):.4f} bits/dim), "
+        print(f"{label}: {nats:.2f} nats ({nats_to_bits_per_dim(nats, dims):.4f} bits/dim), "
               f"{t_s / args.samples:.2f} s per sample", flush=True)
     fig = plot(grids, RESULTS / "likelihood_samples.png") if grids else None
     by = {r["label"]: r["nll_nats"] for r in rows}

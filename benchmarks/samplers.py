@@ -35,11 +35,9 @@ NFES = (10, 20, 50)
 
 
 def _fid(x: torch.Tensor, ref: np.ndarray, lenet) -> float:
-    from aip.metrics.fid import extract_features, feature_statistics, frechet_distance
+    from aip.metrics.fid import extract_features, fid_from_features
 
-    mu1, s1 = feature_statistics(extract_features(x, lenet.features, batch_size=500))
-    mu2, s2 = feature_statistics(ref)
-    return float(frechet_distance(mu1, s1, mu2, s2))
+    return float(fid_from_features(extract_features(x, lenet.features, batch_size=500), ref))
 
 
 def diffusers_sample(model, kind: str, nfe: int, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:

@@ -20,7 +20,7 @@ _LAZY = {
     "UNet": "unet", "UNetConfig": "unet", "count_parameters": "unet",
     "AE": "vae", "VAE": "vae", "CVAE": "vae", "VampVAE": "vae", "VQVAE": "vae", "VAEConfig": "vae",
     "CVAEConfig": "vae", "VampVAEConfig": "vae", "VQVAEConfig": "vae", "VectorQuantizerEMA": "vae",
-    "nats_to_bits_per_dim": "vae",
+    "nats_to_bits_per_dim": "layers",
     "GAN": "gan", "DCGAN": "gan", "CGAN": "gan", "GANConfig": "gan", "DCGANConfig": "gan", "CGANConfig": "gan",
     "DDPM": "diffusion", "DDPMConfig": "diffusion", "NoiseAwareClassifier": "diffusion",
     "NoiseAwareClassifierConfig": "diffusion",

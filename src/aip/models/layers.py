@@ -10,6 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def nats_to_bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
+    """Convert a negative log-likelihood in nats per image to bits per dimension: ``nats / (D ln 2)``."""
+    return nats / (num_dims * math.log(2))
+
+
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Transformer sinusoidal embedding of (possibly fractional) timesteps, shape (B, dim).
 

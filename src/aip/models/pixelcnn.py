@@ -32,7 +32,6 @@ generation with PixelCNN decoders", NeurIPS 2016.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,7 +42,7 @@ from torch import nn
 from aip._shared.progress import progress as progress_bar
 from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
-from aip.models.layers import check_image_batch, check_labels
+from aip.models.layers import check_image_batch, check_labels, nats_to_bits_per_dim
 
 __all__ = ["MaskedConv2d", "PixelCNN", "PixelCNNConfig", "PixelCNNPrior", "to_levels"]
 
@@ -242,12 +241,13 @@ class PixelCNN(GenerativeModel):
         return F.cross_entropy(self.logits(lv, y), lv, reduction="none").flatten(1).sum(1)
 
     def bits_per_dim(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.nll(x, y) / (self.num_dims * math.log(2))
+        return nats_to_bits_per_dim(self.nll(x, y), self.num_dims)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         nll = self.nll(x, y)
         loss = nll.mean() / self.num_dims
-        return {"loss": loss, "nll_nats": nll.mean().detach(), "bits_per_dim": loss.detach() / math.log(2)}
+        return {"loss": loss, "nll_nats": nll.mean().detach(),
+                "bits_per_dim": nats_to_bits_per_dim(nll.mean().detach(), self.num_dims)}
 
     @torch.no_grad()
     def sample(self, n: int, *, y: torch.Tensor | None = None, generator: torch.Generator | None = None,

@@ -32,15 +32,17 @@ from torch import nn
 
 from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel
-from aip.models.layers import check_image_batch, check_labels, crop_to, pad_to, padded_size
+from aip.models.layers import (
+    check_image_batch,
+    check_labels,
+    crop_to,
+    nats_to_bits_per_dim,
+    pad_to,
+    padded_size,
+)
 from aip.models.pixelcnn import PixelCNNPrior
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-def nats_to_bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
-    """Convert a negative log-likelihood in nats per image to bits per dimension: ``nats / (D ln 2)``."""
-    return nats / (num_dims * math.log(2))
 
 
 # -- conv encoder / decoder -------------------------------------------------------------------------------
