@@ -143,7 +143,7 @@ def load_all(specs: list[tuple[str, str]], notes: list[str]) -> list[tuple]:
             notes.append(f"{spec}: not loaded: {type(exc).__name__}: {exc}")
             continue
         if want is not None and rec["kind"] != want:
-            notes.append(f"{spec}: a {rec['model']} given as --{OPTION[want]}: skipped")
+            notes.append(f"{spec}: a {rec['model']} given as --{want}: skipped")
             continue
         base, i = rec["label"], 2
         while rec["label"] in labels:
@@ -160,7 +160,7 @@ def load_all(specs: list[tuple[str, str]], notes: list[str]) -> list[tuple]:
 # running a network on numpy images
 # --------------------------------------------------------------------------------------------------------
 
-OPTION = {"denoiser": "denoiser", "sr": "sr", "blind": "blind", "inpaint": "inpaint"}
+SPEC_OPTIONS = ("denoiser", "sr", "blind", "inpaint")  # the --OPTION SPEC flags, named as the record kinds
 
 
 def net_apply(net, image: np.ndarray, *, sigma: float | None = None, scale: int = 1, mask=None) -> np.ndarray:
@@ -691,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = str(out_dir / prefix)  # absolute: RESULTS / stem is then stem (write_results, plot_strips)
     run = Runner(q, set(args.skip), None)
     t_start = time.perf_counter()
-    nets = load_all([(sp, kind) for kind in OPTION for sp in getattr(args, kind)], run.notes)
+    nets = load_all([(sp, kind) for kind in SPEC_OPTIONS for sp in getattr(args, kind)], run.notes)
     if not nets:
         print("nothing to benchmark (no learned model loaded); results left as they are:", *run.notes, sep="\n  ")
         return 0

@@ -42,16 +42,13 @@ def _strip(images, labels, path, force):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aip._shared.files import atomic_write
-
     fig, axes = plt.subplots(1, len(images), figsize=(3.2 * len(images), 3.5))
     for ax, img, lab in zip(axes, images, labels):
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(lab, fontsize=9)
         ax.axis("off")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), force=force)
-    plt.close(fig)
+    _save(fig, path, force=force)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,12 +142,13 @@ def _generative_demo(out: Path) -> list[str]:
     return sample_shipped_grids(out)
 
 
-def _save(fig, path: Path) -> str:
+def _save(fig, path: Path, *, force: bool = True) -> str:
+    """Write ``fig`` as a PNG atomically and close it; returns the file name."""
     import matplotlib.pyplot as plt
 
     from aip._shared.files import atomic_write
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), force=True)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), force=force)
     plt.close(fig)
     return path.name
 
