@@ -126,7 +126,7 @@ def register(sub) -> None:
     s.add_argument("run", help="run directory written by aip train, or shipped:NAME (e.g. shipped:ddpm)")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     add_output_flag(s, "output image (PNG grid)")
-    s.add_argument("--sampler", default=None, help="sampler of the model (e.g. ddpm, ddim, langevin)")
+    s.add_argument("--sampler", default=None, help="sampler of the model: ddpm, ddim, dpm++, heun (diffusion; --steps = network evaluations) or langevin")
     s.add_argument("--steps", type=int, default=None, help="sampling steps (diffusion, Langevin)")
     s.add_argument("--eta", type=float, default=None, help="DDIM eta")
     s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
