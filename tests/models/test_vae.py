@@ -113,6 +113,25 @@ def test_vampprior_log_prior_is_the_mixture():
     np.testing.assert_allclose(got, logsumexp(comp, axis=1) - np.log(7), rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["vae", "vampvae"])
+def test_binarize_models_the_thresholded_digits(name):
+    """binarize=True scores x as PixelCNN's levels=2 does: exactly the plain model on (x >= 0.5)."""
+    torch.manual_seed(0)
+    kw = {"image_size": 8, "latent_dim": 3, "hidden_channels": (4, 8)}
+    binary, plain = build_model(name, binarize=True, **kw), build_model(name, **kw)
+    plain.load_state_dict(binary.state_dict())
+    x = torch.rand(6, 1, 8, 8)
+    xb = (x >= 0.5).float()
+    got = binary.nll(x, k=7, generator=torch.Generator().manual_seed(3))
+    want = plain.nll(xb, k=7, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert not torch.allclose(plain.nll(x, k=7, generator=torch.Generator().manual_seed(3)), want)
+    torch.manual_seed(1)
+    a = binary(x)["loss"]
+    torch.manual_seed(1)
+    torch.testing.assert_close(a, plain(xb)["loss"], rtol=0, atol=0)
+
+
 def test_vq_ema_update_maths():
     q = VectorQuantizerEMA(4, 2, decay=0.9, eps=1e-5)
     q.initialized.fill_(True)
@@ -191,6 +210,8 @@ def test_bad_configs():
         build_model("vae", image_size=3)
     with pytest.raises(ValueError, match="likelihood: expected one of bernoulli, gaussian"):
         build_model("vae", likelihood="poisson")
+    with pytest.raises(ValueError, match="binarize: binary data needs likelihood 'bernoulli', got 'gaussian'"):
+        build_model("vae", binarize=True, likelihood="gaussian")
     with pytest.raises(ValueError, match="a CVAE needs num_classes >= 1"):
         build_model("cvae", num_classes=0)
     with pytest.raises(ValueError, match="prior: expected one of pixelcnn, frequency"):

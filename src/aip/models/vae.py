@@ -2,9 +2,10 @@
 
 Likelihood (stated once for all of them): images are in [0, 1]. ``likelihood="bernoulli"`` scores each pixel
 with log Bernoulli(x; sigmoid(logit)) = -BCE(logit, x), the standard choice on (binarized) MNIST, where the
-reported NLL is exact in nats for binary data and a (non-normalised) score for grey levels. ``"gaussian"`` uses
-N(x; sigmoid(logit), sigma^2) per pixel with one learned sigma (a proper density on the reals, Rybkin et al.
-2021). Latent priors are standard normal (VAE, CVAE) or the VampPrior mixture (Tomczak & Welling 2018).
+reported NLL is exact in nats for binary data and a (non-normalised) score for grey levels; ``binarize=True``
+thresholds every batch at 0.5 first (a model of binarized digits, scored like PixelCNN with ``levels=2``).
+``"gaussian"`` uses N(x; sigmoid(logit), sigma^2) per pixel with one learned sigma (a proper density on the
+reals, Rybkin et al. 2021). Latent priors are standard normal (VAE, CVAE) or the VampPrior mixture (Tomczak & Welling 2018).
 
 Importance-weighted NLL (Burda et al. 2016): ``-log (1/k) sum_i p(x, z_i) / q(z_i | x)``, ``z_i ~ q(z | x)``,
 computed with logsumexp; for every k it is an upper bound on -log p(x) that tightens as k grows, and k = 1 is
@@ -109,6 +110,7 @@ class VAEConfig:
     hidden_channels: tuple[int, int] = (32, 64)
     hidden_dim: int = 256
     likelihood: str = "bernoulli"
+    binarize: bool = False
     num_classes: int = 0
     beta: float = 1.0
     num_pseudo_inputs: int = 0
@@ -119,6 +121,8 @@ class VAEConfig:
         check_int(self.latent_dim, "latent_dim", low=1)
         check_int(self.hidden_dim, "hidden_dim", low=1)
         check_choice(self.likelihood, "likelihood", ("bernoulli", "gaussian"))
+        if self.binarize and self.likelihood != "bernoulli":
+            raise ValueError(f"binarize: binary data needs likelihood 'bernoulli', got {self.likelihood!r}")
         check_int(self.num_classes, "num_classes", low=0)
         check_positive(self.beta, "beta", allow_zero=True)
         check_int(self.num_pseudo_inputs, "num_pseudo_inputs", low=0)
@@ -155,9 +159,11 @@ class _AEBase(GenerativeModel):
     def _onehot(self, y: torch.Tensor | None) -> torch.Tensor | None:
         return None if y is None else F.one_hot(y, self.config.num_classes).float()
 
-    def _check(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
+    def _check(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The checked batch (thresholded at 0.5 when ``binarize``, as PixelCNN's levels=2) and labels."""
         check_image_batch(x, self.config.in_channels, self.config.image_size)
-        return check_labels(y, x.shape[0], self.config.num_classes)
+        y = check_labels(y, x.shape[0], self.config.num_classes)
+        return ((x >= 0.5).to(x.dtype) if self.config.binarize else x), y
 
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         oh = self._onehot(y)
@@ -211,7 +217,7 @@ class AE(_AEBase):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         if phase != "main":
             raise ValueError(f"phase: expected 'main', got {phase!r}")
-        y = self._check(x, y)
+        x, y = self._check(x, y)
         z = self.encode(x, y)
         if self.training:
             with torch.no_grad():  # running moments of the codes, for sampling
@@ -274,7 +280,7 @@ class VAE(_AEBase):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str = "main") -> dict[str, torch.Tensor]:
         if phase != "main":
             raise ValueError(f"phase: expected 'main', got {phase!r}")
-        y = self._check(x, y)
+        x, y = self._check(x, y)
         mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar)
         rec = -self.log_likelihood(x, self.decode_logits(z, y))
@@ -285,7 +291,7 @@ class VAE(_AEBase):
     def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
              generator: torch.Generator | None = None) -> torch.Tensor:
         """One-sample ELBO per image in nats (beta = 1)."""
-        y = self._check(x, y)
+        x, y = self._check(x, y)
         mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar, generator)
         return self.log_likelihood(x, self.decode_logits(z, y)) - self.kl(z, mu, logvar)
@@ -295,7 +301,7 @@ class VAE(_AEBase):
                    generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance-weighted lower bound ``log (1/k) sum_i p(x, z_i) / q(z_i | x)`` per image (nats)."""
         k = check_int(k, "k", low=1)
-        y = self._check(x, y)
+        x, y = self._check(x, y)
         mu, logvar = self.encode(x, y)
         logw = []
         for start in range(0, k, chunk):
@@ -341,7 +347,8 @@ class VAE(_AEBase):
         steps = check_int(steps, "steps", low=2)
         x = torch.stack([x0, x1]) if x0.ndim == 3 else torch.cat([x0, x1])
         yy = None if y is None else torch.as_tensor(y).reshape(-1)[:1].repeat(2)
-        mu, _ = self.encode(x, self._check(x, yy))
+        x, yy = self._check(x, yy)
+        mu, _ = self.encode(x, yy)
         w = torch.linspace(0, 1, steps, device=mu.device).view(-1, 1)
         z = (1 - w) * mu[0] + w * mu[1]
         return self.decode(z, None if yy is None else yy[:1].repeat(steps))
