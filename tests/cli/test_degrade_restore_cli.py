@@ -215,3 +215,21 @@ def test_deblur_pnp_with_the_shipped_denoiser(tmp_path, capsys):
     assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "p.npy"), "--psf", "gaussian:1.2",
                  "--denoiser", "ffdnet"]) == 2
     assert "--denoiser: expected --method pnp" in capsys.readouterr().err
+
+
+def test_deblur_psf_is_required_except_for_the_blind_method(tmp_path, capsys):
+    """--psf: needed by every non-blind method, refused by the blind msdeblur; one line, exit 2."""
+    import aip.restore as R
+
+    np.save(tmp_path / "y.npy", np.full((16, 16), 0.5, np.float32))
+    assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--method", "tv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--psf: expected a blur kernel (e.g. --psf gaussian:1.6) for --method tv" in err
+    assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--method", "msdeblur",
+                 "--psf", "gaussian:1.6"]) == 2
+    assert "--psf: --method msdeblur is blind and takes no PSF" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
+    with pytest.raises(ValueError, match="psf: expected a blur kernel .* for method 'wiener'; only the blind"):
+        R.deblur(np.zeros((16, 16)), None, sigma=0.01)
+    assert main(["deblur", "--help"]) == 0
+    assert "msdeblur" in capsys.readouterr().out

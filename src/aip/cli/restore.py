@@ -42,7 +42,8 @@ def _timing(task: str) -> str:
     cost = SECONDS_PER_MP.get(task, {})
     parts = []
     for i, name in enumerate(_methods(task)):
-        tags = (["default"] if i == 0 else []) + (["best quality"] if name == _BEST[task] else [])
+        tags = ((["default"] if i == 0 else []) + (["best quality"] if name == _BEST[task] else [])
+                + (["blind: no PSF"] if task == "deblur" and name in _blind() else []))
         part = name + (f" {_seconds(cost[name])}" if name in cost else "")
         parts.append(part + (f" ({', '.join(tags)})" if tags else ""))
     return ", ".join(parts)
@@ -52,6 +53,12 @@ def _sampled() -> tuple[str, ...]:
     from aip.restore._registry import SAMPLED
 
     return SAMPLED
+
+
+def _blind() -> tuple[str, ...]:
+    from aip.restore._registry import BLIND
+
+    return BLIND
 
 
 def register(sub) -> None:
@@ -83,8 +90,9 @@ def register(sub) -> None:
             p.add_argument("--edges", choices=["mirror", "circular"], default="mirror",
                            help="image borders: mirror (default, photographs) or circular (data blurred "
                                 "periodically, e.g. by aip degrade --blur-mode circular)")
-            p.add_argument("--psf", required=True, metavar="PSF",
-                           help="blur kernel: a .npy/image file or a spec such as gaussian:1.6, box:9, motion:9:30")
+            p.add_argument("--psf", default=None, metavar="PSF",
+                           help="blur kernel: a .npy/image file or a spec such as gaussian:1.6, box:9, motion:9:30 "
+                                f"(required except for the blind {', '.join(_blind())}, which take none)")
         if task == "upscale":
             p.add_argument("--scale", type=int, default=2, help="integer factor from 2 to 16 (default: 2)")
         if task == "inpaint":
@@ -192,6 +200,13 @@ def run(args: argparse.Namespace) -> int:
         knobs["prior"] = args.prior
     sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None
     method = args.method or R.DEFAULTS[task]
+    if task == "deblur":
+        if method in _blind() and args.psf is not None:
+            raise ValueError(f"--psf: --method {method} is blind and takes no PSF; drop --psf, or pick a non-blind "
+                             "method to use it")
+        if method not in _blind() and args.psf is None:
+            raise ValueError(f"--psf: expected a blur kernel (e.g. --psf gaussian:1.6) for --method {method}; "
+                             f"only the blind {', '.join(_blind())} runs without one")
     check_knobs(task, method, knobs)
     if task == "upscale":
         check_int(args.scale, "--scale", low=2, high=R.MAX_SCALE)
@@ -214,8 +229,9 @@ def run(args: argparse.Namespace) -> int:
     elif task == "deblur":
         from aip.degrade import make_kernel
 
-        psf = make_kernel(args.psf)
-        result["psf_shape"] = list(psf.shape)
+        psf = None if args.psf is None else make_kernel(args.psf)
+        if psf is not None:
+            result["psf_shape"] = list(psf.shape)
         out = R.deblur(img, psf, method, sigma=sig, edges=args.edges, **tile, **knobs)
         result["edges"] = args.edges
     elif task == "upscale":

@@ -95,6 +95,12 @@ ASSET_COMMANDS: dict[str, str] = {
         "--checkpoint-every 500 --eval-every 500 --crop 64 --scale 4 --depth 16 --features 32 "
         "--out runs/restore_vdsr_x4_gray"
         " && " + _EXPORT.format(run="runs/restore_vdsr_x4_gray", name="restore_vdsr_x4_gray")),
+    "restore_msdeblur_gray": (  # blind: Gaussian blurs of random width 1-2.5 px, fresh every batch
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train msdeblur "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-4 --warmup 100 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 --checkpoint-every 250 "
+        "--eval-every 500 --crop 64 --blur gaussian:1.0-2.5 --noise gaussian:2.55 --out runs/restore_msdeblur_gray"
+        " && " + _EXPORT.format(run="runs/restore_msdeblur_gray", name="restore_msdeblur_gray")),
     "lenet_digits": "python benchmarks/train_lenet.py digits",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",
     "lenet_faces": "python benchmarks/train_lenet.py faces",

@@ -30,6 +30,10 @@ Two kinds of it:
     squared (or, with a config field ``loss="l1"``, absolute) error of ``restore(batch["y"],
     sigma=batch["sigma"])`` against ``batch["x"]``.
 
+A third kind, :class:`Classifier`, is not trained by ``aip train``: the shipped judges and feature networks
+(LeNet, ViT) with ``features(x)``, logits from ``forward(x)``, ``predict`` and ``save``/``load`` through the
+asset store.
+
 Models are listed by name in ``aip.models.registry.MODELS``; the trainer (:mod:`aip.train.models`) also finds
 any subclass with a ``name`` and a ``config_class`` (plug-ins, tiny test models).
 """
@@ -157,3 +161,42 @@ class TwoPlayer:
         if phase not in self.phase_modules:
             raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
         return [p for name in self.phase_modules[phase] for p in getattr(self, name).parameters()]
+
+
+class Classifier(nn.Module):
+    """An image classifier with a feature layer: ``features(x)`` (B, D) (FID's features), ``forward(x)`` the
+    class logits (B, num_classes), on float (B, C, H, W) images in [0, 1]. Built from ``config_class``;
+    weights and config go through :mod:`aip.io.assets` (:meth:`save`, :meth:`load`)."""
+
+    config_class: ClassVar[type]
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+        """Predicted labels (B,) int64."""
+        self.eval()
+        return torch.cat([self(x[i:i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+
+    def save(self, stem: Any, *, extra: dict | None = None, force: bool = True) -> Any:
+        """Write ``stem.safetensors`` (float32 weights) and ``stem.json`` (config and ``extra``) through
+        :func:`aip.io.assets.save_asset` (atomic; ``force`` replaces existing files)."""
+        from pathlib import Path
+
+        from aip.io.assets import save_asset
+
+        stem = Path(stem)
+        meta = {"config": dataclasses.asdict(self.config), **(extra or {})}
+        return save_asset(stem.name, self.state_dict(), meta, root=stem.parent, force=force)
+
+    @classmethod
+    def load(cls, stem: Any) -> Classifier:
+        """The classifier saved by :meth:`save` at ``stem`` (eval mode; its JSON record as ``.meta``)."""
+        from pathlib import Path
+
+        from aip.io.assets import load_asset
+
+        stem = Path(stem)
+        tensors, meta = load_asset(stem.name, root=stem.parent)
+        net = cls(cls.config_class(**meta["config"]))
+        net.load_state_dict(tensors)
+        net.meta = meta
+        return net.eval()

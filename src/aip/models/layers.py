@@ -1,4 +1,4 @@
-"""Building blocks shared by the generative networks: embeddings, residual blocks, attention, conv stacks."""
+"""Building blocks shared by the networks: embeddings, residual blocks, attention, transformer blocks, conv stacks."""
 
 from __future__ import annotations
 
@@ -82,6 +82,54 @@ class SelfAttention2d(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(-1, -2).reshape(b, c, h, w)
         return x + self.proj(out)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head scaled dot-product attention over tokens (Vaswani et al. 2017), (B, N, D) -> (B, N, D).
+
+    softmax(Q K^T / sqrt(d)) V per head with Q, K, V = x W_q, x W_k, x W_v (one fused projection), then an
+    output projection. ``mask`` (N, N) bool, True where attention is allowed (e.g. causal for token-by-token
+    decoding); ``attention(x)`` returns the (B, heads, N, N) weights for plots.
+    """
+
+    def __init__(self, dim: int, heads: int = 4) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"attention: expected dim divisible by heads, got {dim} and {heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        return q, k, v                                                   # (B, heads, N, d_head) each
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        q, k, v = self._qkv(x)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(out.transpose(1, 2).reshape(x.shape))
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, _ = self._qkv(x)
+        return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer encoder block: x + MHA(LN(x)), then x + MLP(LN(x)) with a GELU MLP of
+    ``mlp_ratio * dim`` hidden units (the ViT form, Dosovitskiy et al. 2021)."""
+
+    def __init__(self, dim: int, heads: int = 4, mlp_ratio: float = 2.0, dropout: float = 0.0) -> None:
+        super().__init__()
+        hidden = round(mlp_ratio * dim)
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = MultiHeadAttention(dim, heads)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim),
+                                 nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), mask)
+        return x + self.mlp(self.norm2(x))
 
 
 class Downsample(nn.Module):

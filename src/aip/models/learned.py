@@ -26,6 +26,7 @@ from aip.models.base import RestorationModel
 
 __all__ = [
     "deblur_learned",
+    "deblur_msdeblur",
     "denoise_dncnn",
     "denoise_ffdnet",
     "denoise_learned",
@@ -219,6 +220,20 @@ def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, m
     name, whole = _pick("deblur", model, c)
     net = load_restorer(name, device=device)
     return _run(img, channel_axis, lambda t: _apply(net, t, tile=tile), whole=whole)
+
+
+def deblur_msdeblur(image: Any, psf: Any = None, *, sigma: float | None = None, channel_axis: int | None = None,
+                    tile: int = 512, device: Any = None) -> np.ndarray:
+    """The ``deblur`` registry's blind ``"msdeblur"``: the shipped coarse-to-fine multi-scale CNN, trained on
+    Gaussian blurs of width 1-2.5 pixels with noise sigma 2.55 (0-255 scale); ``psf`` and ``sigma`` are not used.
+
+    References
+    ----------
+    S. Nah, T. H. Kim and K. M. Lee, "Deep multi-scale convolutional neural network for dynamic scene
+    deblurring", CVPR 2017.
+    """
+    return deblur_learned(image, psf, sigma=sigma, model="msdeblur", channel_axis=channel_axis, tile=tile,
+                          device=device)
 
 
 def inpaint_learned(image: Any, mask: Any, *, model: str = "context_encoder", channel_axis: int | None = None,

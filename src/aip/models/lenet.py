@@ -14,13 +14,13 @@ LeCun, Bottou, Bengio, Haffner, "Gradient-based learning applied to document rec
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aip.io.assets import ASSET_COMMANDS, list_assets, load_asset, save_asset
+from aip.io.assets import ASSET_COMMANDS, list_assets
+from aip.models.base import Classifier
 
 _PREFIX = "lenet_"
 
@@ -33,8 +33,10 @@ class LeNetConfig:
     feature_dim: int = 128
 
 
-class LeNet(nn.Module):
+class LeNet(Classifier):
     """LeNet-style classifier on float (B, C, H, W) images in [0, 1] (normalised inside)."""
+
+    config_class = LeNetConfig
 
     def __init__(self, config: LeNetConfig | None = None) -> None:
         super().__init__()
@@ -57,29 +59,6 @@ class LeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (B, num_classes)."""
         return self.fc2(F.relu(self.features(x)))
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
-        """Predicted labels (B,) int64."""
-        self.eval()
-        return torch.cat([self(x[i:i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
-
-    def save(self, stem: str | Path, *, extra: dict | None = None, force: bool = True) -> Path:
-        """Write ``stem.safetensors`` (float32 weights) and ``stem.json`` (config and ``extra``) through
-        :func:`aip.io.assets.save_asset` (atomic; ``force`` replaces existing files)."""
-        stem = Path(stem)
-        meta = {"config": dataclasses.asdict(self.config), **(extra or {})}
-        return save_asset(stem.name, self.state_dict(), meta, root=stem.parent, force=force)
-
-    @classmethod
-    def load(cls, stem: str | Path) -> LeNet:
-        """The classifier saved by :meth:`save` at ``stem`` (eval mode; its JSON record as ``.meta``)."""
-        stem = Path(stem)
-        tensors, meta = load_asset(stem.name, root=stem.parent)
-        net = cls(LeNetConfig(**meta["config"]))
-        net.load_state_dict(tensors)
-        net.meta = meta
-        return net.eval()
 
 
 def shipped_lenets() -> list[str]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from aip._shared.validate import as_image, as_mask, check_choice, check_int, check_positive
-from aip.restore._registry import TASKS, module_path
+from aip.restore._registry import BLIND, TASKS, module_path
 
 __all__ = [
     "DEFAULTS",
@@ -51,6 +51,9 @@ __all__ = [
 METHODS: dict[str, list[str]] = {task: list(reg) for task, reg in TASKS.items()}
 #: The largest ``upscale`` factor (every upscaler's bound; a 16x output of a 12-MP photo is 3 gigapixels).
 MAX_SCALE = 16
+#: The context (pixels) each tile of a blind deblurring method gets from its neighbours: twice the widest
+#: blur the shipped blind network was trained on (Gaussian sigma 2.5, a kernel of about 15 pixels).
+BLIND_HALO = 32
 #: The default method of each task.
 DEFAULTS: dict[str, str] = {task: names[0] for task, names in METHODS.items()}
 
@@ -373,12 +376,13 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
     ----------
     image : array_like or torch.Tensor
         Blurred, noisy float image, (H, W) or (H, W, C).
-    psf : array_like or str
+    psf : array_like or str or None
         2-D non-negative kernel (normalised to sum 1), or a spec such as ``"gaussian:1.6"``
-        (:func:`aip.degrade.make_kernel`). Centre at ``(kh // 2, kw // 2)``.
+        (:func:`aip.degrade.make_kernel`). Centre at ``(kh // 2, kw // 2)``. ``None`` for a blind method.
     method : str or callable, optional
         ``"wiener"`` by default (a 12-megapixel colour photo in seconds), ``"richardson_lucy"``, ``"tv"``,
-        ``"pnp"`` (the best quality, about 2 minutes per colour megapixel), or
+        ``"pnp"`` (the best quality, about 2 minutes per colour megapixel), the blind ``"msdeblur"`` (a
+        shipped multi-scale CNN trained on Gaussian blurs of width 1-2.5: no PSF needed), or
         ``f(image, psf, *, sigma, channel_axis)``.
     sigma : float or "auto"
         Noise level on the image's scale, or ``"auto"`` (estimated on the blurred image).
@@ -409,8 +413,13 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
     from aip.degrade import check_psf, make_kernel
 
     img, ax, back = _prepare(image, channel_axis)
-    k = make_kernel(psf) if isinstance(psf, str) else check_psf(psf)
-    if k.shape[0] > img.shape[0] or k.shape[1] > img.shape[1]:
+    blind = isinstance(method, str) and method in BLIND
+    if psf is None and not blind:
+        raise ValueError(f"psf: expected a blur kernel (an array or a spec such as 'gaussian:1.6') for method "
+                         f"{_name('deblur', method)!r}; only the blind methods ({', '.join(BLIND)}) run without "
+                         "one, got None")
+    k = None if psf is None else make_kernel(psf) if isinstance(psf, str) else check_psf(psf)
+    if k is not None and (k.shape[0] > img.shape[0] or k.shape[1] > img.shape[1]):
         raise ValueError(f"psf: expected a kernel no larger than the image {img.shape[:2]}, got {k.shape}")
     fn = get_method("deblur", method)
     sig = resolve_sigma(sigma, img, ax)
@@ -423,7 +432,7 @@ def deblur(image: Any, psf: Any, method: str | Callable | None = None, *, sigma:
         return back(_tiled(run, img, whole, 0, progress=progress, desc=desc))
     # each piece gets a halo of twice the kernel size: its neighbours inside the image, and at the image's
     # borders a mirrored (or, for circular data, wrapped) copy, on which the method's own boundary model acts
-    halo = 2 * max(k.shape)
+    halo = 2 * max(k.shape) if k is not None else BLIND_HALO
     mode = "symmetric" if edges == "mirror" else "wrap"
     if t is None:
         return back(_tiled(run, img, whole, 0, halo=halo, pad_mode=mode, progress=progress, desc=desc))

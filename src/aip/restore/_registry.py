@@ -6,14 +6,16 @@ is named here as data and imported only when the method is called: :func:`module
 are imported on first use. Signatures, all float images in [0, 1], (H, W) or (H, W, C) with ``channel_axis``:
 
 - denoise:  ``f(image, sigma, *, channel_axis=None, **knobs)``       sigma on the image's scale
-- deblur:   ``f(image, psf, *, sigma, channel_axis=None, **knobs)``  psf a 2-D array summing to 1
+- deblur:   ``f(image, psf, *, sigma, channel_axis=None, **knobs)``  psf a 2-D array summing to 1 (None
+  for the blind methods, :data:`BLIND`)
 - upscale:  ``f(image, scale, *, channel_axis=None, **knobs)``       scale an integer >= 2
 - inpaint:  ``f(image, mask, *, channel_axis=None, **knobs)``        mask True where pixels are missing
 The first name of each list is the default: the best method that restores a 12-megapixel colour photo in
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``, ``vdsr``) run networks whose weights ship in the package; ``repaint``,
+The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``, ``vdsr``, the blind ``msdeblur``) run networks whose
+weights ship in the package; ``repaint``,
 ``dps`` and ``diffpir`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
 """
@@ -45,7 +47,12 @@ DEBLUR = {
     "dps": "aip.models.prior_restore:deblur_dps",
     "diffpir": "aip.models.prior_restore:deblur_diffpir",
     "pulse": "aip.models.prior_restore:deblur_pulse",
+    "msdeblur": "aip.models.learned:deblur_msdeblur",
 }
+
+#: The blind deblurring methods: they estimate the sharp image from the blurred one alone, so ``psf`` may be
+#: ``None`` (a given PSF is not used).
+BLIND = ("msdeblur",)
 
 UPSCALE = {
     "bicubic": "variational:upscale_bicubic",
