@@ -89,17 +89,17 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 25
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 26
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
         "autoregressive": ["pixelcnn"], "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
-        "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet"]}
+        "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet", "vit"]}
     assert model_names("restoration") == ["context_encoder", "cyclegan", "dncnn", "espcn", "ffdnet", "msdeblur",
                                           "palette", "pix2pix", "sr3", "srcnn", "srgan", "srresnet", "vdsr"]
-    assert model_names("classifier") == ["lenet"]
-    assert model_names(("generative", "restoration")) == sorted(set(MODELS) - {"lenet"})
+    assert model_names("classifier") == ["lenet", "vit"]
+    assert model_names(("generative", "restoration")) == sorted(set(MODELS) - {"lenet", "vit"})
     with pytest.raises(ValueError, match="kind: expected some of generative, restoration, classifier, got 'gan'"):
         model_names("gan")
 

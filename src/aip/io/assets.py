@@ -102,6 +102,7 @@ ASSET_COMMANDS: dict[str, str] = {
         "--eval-every 500 --crop 64 --blur gaussian:1.0-2.5 --noise gaussian:2.55 --out runs/restore_msdeblur_gray"
         " && " + _EXPORT.format(run="runs/restore_msdeblur_gray", name="restore_msdeblur_gray")),
     "lenet_digits": "python benchmarks/train_lenet.py digits",
+    "vit_digits": "OMP_NUM_THREADS=1 python benchmarks/train_vit.py --epochs 10",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",
     "lenet_faces": "python benchmarks/train_lenet.py faces",
     "lenet_patches": "python benchmarks/train_lenet.py patches",

@@ -176,6 +176,8 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("lenet", "aip.models.lenet:LeNet", "classifier", "classifiers", "classify",
               config_cls="aip.models.lenet:LeNetConfig",
               description="LeNet-style classifier, the feature network of FID-LeNet (LeCun et al. 1998)"),
+    ModelSpec("vit", "aip.models.vit:ViT", "classifier", "classifiers", "classify",
+              description="vision transformer classifier and feature network (Dosovitskiy et al. 2021)"),
 )
 
 #: Name -> spec, derived from :data:`SPECS` (and :func:`register_model`).
