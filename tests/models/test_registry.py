@@ -89,10 +89,10 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 26
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 27
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
-        "autoregressive": ["pixelcnn"], "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
+        "autoregressive": ["pixelcnn"], "transformers": ["maskgit"], "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
         "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet", "vit"]}

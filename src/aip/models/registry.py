@@ -138,6 +138,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="VQ-VAE with a PixelCNN prior (van den Oord et al. 2017)"),
     ModelSpec("pixelcnn", "aip.models.pixelcnn:PixelCNN", _G, "autoregressive", "generate",
               description="PixelCNN / gated PixelCNN, exact likelihood (van den Oord et al. 2016)"),
+    ModelSpec("maskgit", "aip.models.maskgit:MaskGIT", _G, "transformers", "generate",
+              description="masked (or causal) transformer over VQ-VAE tokens (Chang et al. 2022)"),
     ModelSpec("gan", "aip.models.gan:GAN", _G, "gans", "generate", description="MLP GAN (Goodfellow et al. 2014)"),
     ModelSpec("dcgan", "aip.models.gan:DCGAN", _G, "gans", "generate",
               description="convolutional GAN (Radford et al. 2016)"),
