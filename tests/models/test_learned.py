@@ -58,3 +58,22 @@ def test_shipped_sr_networks_beat_bicubic_on_a_test_image(method, scale):
     p_bic = psnr(x[inner], np.clip(R.upscale(y, scale, "bicubic"), 0, 1)[inner], data_range=1)
     p_net = psnr(x[inner], np.clip(R.upscale(y, scale, method), 0, 1)[inner], data_range=1)
     assert p_net > p_bic + 0.3, (p_net, p_bic)
+
+
+def test_shipped_blind_deblurrer_sharpens_without_a_psf(tmp_path, capsys):
+    import aip.restore as R
+    from aip.cli.main import main
+    from aip.degrade import Blur, add_gaussian_noise, gaussian
+    from aip.io import load_sample
+    from aip.metrics import psnr
+
+    learned._CACHE.clear()
+    x = load_sample("camera", size=96)
+    y = np.clip(add_gaussian_noise(Blur(gaussian(1.6)).A(x), 2.55 / 255, rng=0), 0, 1).astype(np.float32)
+    out = R.deblur(y, None, "msdeblur", sigma=2.55 / 255)
+    inner = (slice(8, -8), slice(8, -8))
+    assert psnr(x[inner], np.clip(out, 0, 1)[inner], data_range=1) > psnr(x[inner], y[inner], data_range=1) + 1.0
+    np.save(tmp_path / "y.npy", y)
+    assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--method", "msdeblur",
+                 "--sigma", "2.55", "--json"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), out, atol=1e-5)

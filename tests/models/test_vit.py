@@ -112,3 +112,13 @@ def test_bad_configs_and_inputs():
     with pytest.raises(ValueError, match="dataset: expected one with a shipped ViT"):
         load_vit("cats")
 
+
+
+def test_shipped_digit_vit_classifies_the_test_digits():
+    from aip.data import load_dataset
+
+    net = load_vit("digits")
+    te = load_dataset("digits", "test")
+    acc = (net.predict(te.images[:1000]) == te.labels[:1000]).float().mean().item()
+    assert acc >= 0.98
+    assert net.meta["test_accuracy"] >= 0.98 and "train_vit.py" in net.meta["command"]

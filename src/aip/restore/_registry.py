@@ -103,7 +103,7 @@ SECONDS_PER_MP = {
                 "tensor_diffusion": 0.9, "bilateral": 0.4, "bilateral_grid": 1, "domain_transform": 0.9,
                 "wavelet": 2, "tv": 0.5, "ksvd": 195, "ffdnet": 4.5, "dncnn": 18},
     "deblur": {"wiener": 1, "pnp": 115, "richardson_lucy": 16, "tv": 67, "dps": 500, "diffpir": 620,
-               "pulse": 3200},
+               "pulse": 3200, "msdeblur": 75},
     "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "vdsr": 500, "dps": 2450, "diffpir": 2230,
                 "pulse": 11300},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
