@@ -135,3 +135,17 @@ def test_bad_configs_and_registry():
     with pytest.raises(ValueError, match="y: this model is unconditional"):
         RealNVP(FlowConfig(image_size=8, scales=2, hidden=4)).nll(torch.rand(2, 1, 8, 8), torch.tensor([0, 1]))
     assert MODELS["realnvp"].family == MODELS["glow"].family == "flows"
+
+
+def test_cli_trains_and_samples_a_flow_with_temperature(tmp_path, capsys):
+    from aip.cli.main import main
+
+    run = tmp_path / "run"
+    assert main(["train", "realnvp", "--steps", "2", "--batch-size", "4", "--scales", "2", "--num-samples", "4",
+                 "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "-n", "4", "-o", str(tmp_path / "g.png"), "--temperature", "0.5",
+                 "--json"]) == 0
+    assert (tmp_path / "g.png").is_file()
+    assert main(["sample", str(run), "-n", "4", "-o", str(tmp_path / "h.png"), "--steps", "3"]) == 2
+    assert "unexpected keyword arguments ['steps']" in capsys.readouterr().err

@@ -130,6 +130,8 @@ def register(sub) -> None:
     s.add_argument("--steps", type=int, default=None, help="sampling steps (diffusion, Langevin)")
     s.add_argument("--eta", type=float, default=None, help="DDIM eta")
     s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    s.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (flows: of the latent; VAEs: of the prior; MaskGIT: of the tokens)")
     s.add_argument("--label", type=int, default=None, help="class of every sample (conditional models)")
     s.add_argument("--nrow", type=int, default=None, help="images per grid row")
     s.add_argument("--seed", type=int, default=0)
@@ -230,7 +232,8 @@ def _train_keys_from(model: str, options: dict[str, str]) -> dict[str, Any]:
 
 
 def _sample_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance", "temperature")
+            if getattr(args, k, None) is not None}
 
 
 def _check_sample_kwargs(model, kwargs: dict[str, Any]) -> None:
