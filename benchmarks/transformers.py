@@ -184,11 +184,11 @@ def maskgit_section(args, command: str) -> None:
         raise SystemExit("--maskgit, --ar: expected runs over the same tokenizer")
     labels = torch.arange(args.n) % 10
 
-    def score(name, x, seconds, passes):
+    def score(name, x, seconds, passes, truth=labels):
         f = extract_features(x, lenet.features, batch_size=500)
         r = {"method": name, "passes": passes, "seconds": seconds, "seconds_per_image": seconds / len(x),
              "fid_lenet": float(fid_from_features(f, ref_f)),
-             "accuracy": float((lenet.predict(x) == labels[:len(x)]).float().mean())}
+             "accuracy": float((lenet.predict(x) == truth[:len(x)]).float().mean())}
         print(f"{name}: {passes} passes, {seconds:.1f} s, FID-LeNet {r['fid_lenet']:.2f}, "
               f"accuracy {r['accuracy']:.3f}", flush=True)
         return r
@@ -196,7 +196,8 @@ def maskgit_section(args, command: str) -> None:
     rows, grids = [], {}
     with torch.no_grad():
         rec = torch.cat([mg.tokenizer.decode_codes(mg.tokenizer.encode(b)) for b in ref.split(250)])
-    rows.append(score("tokenizer reconstructions of the test digits (the floor)", rec, 0.0, 0))
+    rows.append(score("tokenizer reconstructions of the test digits (the floor)", rec, 0.0, 0,
+                      truth=te.labels[:args.n]))
 
     def run(model, name, **kw):
         xs, passes, t0 = [], 0, time.perf_counter()

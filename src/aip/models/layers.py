@@ -132,6 +132,20 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def check_transformer(config) -> None:
+    """The checks of a transformer config's ``dim``, ``depth``, ``heads``, ``mlp_ratio`` and ``dropout`` (ViT,
+    MaskGIT)."""
+    from aip._shared.validate import check_int, check_positive
+
+    for name in ("dim", "depth", "heads"):
+        check_int(getattr(config, name), name, low=1)
+    if config.dim % config.heads:
+        raise ValueError(f"heads: expected a divisor of dim {config.dim}, got {config.heads}")
+    check_positive(config.mlp_ratio, "mlp_ratio")
+    if not 0 <= config.dropout < 1:
+        raise ValueError(f"dropout: expected a probability in [0, 1), got {config.dropout!r}")
+
+
 class Downsample(nn.Module):
     """Strided 3x3 convolution (halves H and W, rounding up)."""
 

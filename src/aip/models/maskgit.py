@@ -35,7 +35,7 @@ from torch import nn
 
 from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
-from aip.models.layers import TransformerBlock, check_image_batch, check_labels
+from aip.models.layers import TransformerBlock, check_image_batch, check_labels, check_transformer
 
 __all__ = ["MaskGIT", "MaskGITConfig", "cosine_mask_schedule", "masked_after_rounds"]
 
@@ -83,14 +83,7 @@ class MaskGITConfig:
     weight_decay: float = 0.01
 
     def validate(self) -> None:
-        check_int(self.dim, "dim", low=1)
-        check_int(self.depth, "depth", low=1)
-        check_int(self.heads, "heads", low=1)
-        if self.dim % self.heads:
-            raise ValueError(f"heads: expected a divisor of dim {self.dim}, got {self.heads}")
-        check_positive(self.mlp_ratio, "mlp_ratio")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
+        check_transformer(self)
         check_int(self.num_classes, "num_classes", low=0)
         if not 0 <= self.cond_drop < 1:
             raise ValueError(f"cond_drop: expected a probability in [0, 1), got {self.cond_drop!r}")

@@ -25,9 +25,9 @@ import dataclasses
 import torch
 from torch import nn
 
-from aip._shared.validate import check_int, check_positive
+from aip._shared.validate import check_int
 from aip.models.base import Classifier
-from aip.models.layers import TransformerBlock
+from aip.models.layers import TransformerBlock, check_transformer
 
 __all__ = ["ViT", "ViTConfig", "load_vit"]
 
@@ -54,14 +54,7 @@ class ViTConfig:
         check_int(self.patch_size, "patch_size", low=1)
         if self.image_size % self.patch_size:
             raise ValueError(f"patch_size: expected a divisor of image_size {self.image_size}, got {self.patch_size}")
-        check_int(self.dim, "dim", low=1)
-        check_int(self.depth, "depth", low=1)
-        check_int(self.heads, "heads", low=1)
-        if self.dim % self.heads:
-            raise ValueError(f"heads: expected a divisor of dim {self.dim}, got {self.heads}")
-        check_positive(self.mlp_ratio, "mlp_ratio")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
+        check_transformer(self)
         check_int(self.num_classes, "num_classes", low=1)
 
 
