@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     need = ("gated PixelCNN", "VampPrior VAE", "VAE")
     if all(k in by for k in need):
         ok = by[need[0]] < by[need[1]] < by[need[2]]
-        target = (f"{'met' if ok else 'not met'}: " + " < ".join(f"{k} {by[k]:.1f}" for k in need))
+        target = (f"{'met' if ok else 'not met'}: " + ", ".join(f"{k} {by[k]:.1f}" for k in need)
+                  + " nats" + ("" if ok else " (the ranking: " + " < ".join(sorted(need, key=by.get)) + ")"))
     else:
         target = "not run: needs runs labelled " + ", ".join(need) + f" (given: {', '.join(by) or 'none'})"
     meta = {**run_meta(), "n": args.n, "command": shlex.join(["benchmarks/likelihood.py",
