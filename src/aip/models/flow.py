@@ -31,6 +31,7 @@ Theis, van den Oord, Bethge, "A note on the evaluation of generative models", IC
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -230,8 +231,9 @@ class _Flow(GenerativeModel):
         super().__init__(config)
         self.layers = nn.ModuleList(self._build(config))
 
+    @abc.abstractmethod
     def _build(self, c: FlowConfig) -> list[nn.Module]:
-        raise NotImplementedError
+        """The layer stack (couplings, squeezes, splits) of this flow."""
 
     @property
     def num_dims(self) -> int:
