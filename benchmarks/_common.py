@@ -217,3 +217,27 @@ def write_results(stem: str, data: dict, markdown: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=1))
     (RESULTS / f"{stem}.md").write_text(markdown)
+
+
+def sample_panels(panels: dict[str, object], path: Path, *, nrow: int = 10, dpi: int = 100) -> Path:
+    """One titled panel per entry (label -> (N, 1, H, W) images in [0, 1], tiled ``nrow`` to a row by
+    :func:`aip.train.trainer.image_grid`), stacked in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from aip.train.trainer import image_grid
+
+    grids = {k: image_grid(x, nrow=min(nrow, len(x)), padding=0)[0].numpy() for k, x in panels.items()}
+    heights = [g.shape[0] / g.shape[1] for g in grids.values()]
+    fig, axes = plt.subplots(len(grids), 1, figsize=(10, sum(10 * h + 0.3 for h in heights) * 0.6 + 0.3),
+                             squeeze=False)
+    for ax, (label, g) in zip(axes[:, 0], grids.items(), strict=True):
+        ax.imshow(g, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

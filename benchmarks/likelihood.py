@@ -19,7 +19,14 @@ Writes ``results/likelihood.md``, ``.json`` and ``likelihood_samples.png``.
 
 from __future__ import annotations
 
-from _common import RESULTS, md_table, one_thread, run_meta, write_results  # first: pins the thread pools
+from _common import (  # first: pins the thread pools
+    RESULTS,
+    md_table,
+    one_thread,
+    run_meta,
+    sample_panels,
+    write_results,
+)
 
 # isort: split
 import argparse
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         grids.append((label, s))
         print(f"{label}: {nats:.2f} nats ({nats_to_bits_per_dim(nats, dims):.4f} bits/dim), "
               f"{t_s / args.samples:.2f} s per sample", flush=True)
-    fig = plot(grids, RESULTS / "likelihood_samples.png") if grids else None
+    fig = sample_panels(dict(grids), RESULTS / "likelihood_samples.png", dpi=110) if grids else None
     by = {r["label"]: r["nll_nats"] for r in rows if r["data"] == "binarized"}
     need = ("gated PixelCNN", "VampPrior VAE", "VAE")
     if all(k in by for k in need):
@@ -118,24 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     write_results(str(RESULTS / "likelihood"), {"meta": meta, "rows": rows, "target": target}, "\n".join(lines))
     print(target)
     return 0
-
-
-def plot(grids, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(grids), 1, figsize=(8, 1.2 * len(grids) + 0.4), squeeze=False)
-    for ax, (label, s) in zip(axes[:, 0], grids):
-        row = torch.cat(list(s[:, 0]), dim=1).numpy()
-        ax.imshow(row, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(label, fontsize=8)
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 if __name__ == "__main__":

@@ -26,7 +26,14 @@ Usage::
 
 from __future__ import annotations
 
-from _common import RESULTS, md_table, one_thread, run_meta, write_results  # first: pins the thread pools
+from _common import (  # first: pins the thread pools
+    RESULTS,
+    md_table,
+    one_thread,
+    run_meta,
+    sample_panels,
+    write_results,
+)
 
 # isort: split
 import argparse
@@ -229,7 +236,7 @@ def maskgit_section(args, command: str) -> None:
         f" (best MaskGIT FID {best['fid_lenet']:.2f} at {best['passes']} rounds, choice temperature " \
         f"{best['choice_temperature']:g}; token by token " \
         f"{ar_row['fid_lenet']:.2f} in {ar_row['passes']} passes)"
-    fig = plot_grids(grids, RESULTS / "transformers_maskgit.png")
+    fig = sample_panels(grids, RESULTS / "transformers_maskgit.png")
     meta = {**run_meta(), "n": args.n, "command": command}
     desc = (f"MaskGIT: `{args.maskgit}` (step {mg_meta['step']}), autoregressive: `{args.ar}` (step "
             f"{ar_meta['step']}), both {mg.config.depth} blocks of width {mg.config.dim} over the "
@@ -250,24 +257,6 @@ def maskgit_section(args, command: str) -> None:
              f"![{fig.name}]({fig.name})", ""]
     write_results("transformers_maskgit", {"meta": meta, "rows": rows, "target": target}, "\n".join(lines))
     print(target)
-
-
-def plot_grids(grids: dict[str, torch.Tensor], path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(grids), 1, figsize=(10, 0.75 * len(grids) * 2 + 0.3), squeeze=False)
-    for ax, (name, x) in zip(axes[:, 0], grids.items(), strict=True):
-        rows = [torch.cat(list(x[i:i + 10, 0]), dim=1) for i in range(0, len(x), 10)]
-        ax.imshow(torch.cat(rows, 0).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(name, fontsize=8)
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def plot(vit, path):
