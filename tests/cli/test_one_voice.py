@@ -105,3 +105,23 @@ def test_learned_methods_through_the_cli(tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["method"] == "ffdnet" and res["psnr"] > 30.0  # noisy input: about 20.4 dB
     assert read_image(tmp_path / "d.png").shape == (64, 64)
+
+
+def test_one_knob_syntax_across_subcommands(tmp_path, capsys):
+    """``--set KEY=VALUE`` sets a restore method's knob and a model's config alike (``--key value`` is the
+    train shorthand, giving the same config)."""
+    import argparse
+
+    from aip.cli.generate import parse_key_values, train_config_from_args
+
+    assert parse_key_values(["--set", "features=8", "--depth", "3", "--set", "sigma-range=[0,50]"]) == {
+        "features": "8", "depth": "3", "sigma_range": "[0,50]"}
+    with pytest.raises(ValueError, match="--set: expected KEY=VALUE"):
+        parse_key_values(["--set", "features"])
+    base = dict(model="dncnn", data="patches", bf16=False, steps=1, epochs=None, batch_size=None, lr=None,
+                weight_decay=None, warmup=None, lr_schedule=None, ema_decay=None, grad_clip=None, seed=None,
+                device=None, log_every=None, sample_every=None, checkpoint_every=None, num_samples=None)
+    a = train_config_from_args(argparse.Namespace(**base, extra=["--set", "features=8", "--set", "crop=24"]))
+    b = train_config_from_args(argparse.Namespace(**base, extra=["--features", "8", "--crop", "24"]))
+    assert a == b and a[1] == {"features": "8"} and a[0].crop == 24
+    assert main(["denoise", "camera", "-o", str(tmp_path / "k.png"), "--method", "nlm", "--set", "patch_size=5"]) == 0

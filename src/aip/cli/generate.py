@@ -4,7 +4,8 @@
     aip sample RUN_DIR -n 64 -o grid.png [--sampler ddim --steps 50 --guidance 3 --label 7]
     aip evaluate RUN_DIR [-n 1000] [--json]
 
-Extra ``--key value`` pairs of ``aip train`` set fields of the model's config dataclass (``--hidden-dim 64``);
+Extra ``--set KEY=VALUE`` knobs of ``aip train`` (the knob syntax of every subcommand; ``--key value`` is
+accepted as shorthand) set fields of the model's config dataclass (``--set hidden_dim=64``);
 unknown keys are an error listing the known ones. ``aip train`` runs unchanged under
 ``torchrun --nproc_per_node K`` (DistributedDataParallel; ``--batch-size`` is per process).
 """
@@ -48,7 +49,7 @@ def model_keys_help(model: str) -> str:
     from aip.train.models import get_model_class
 
     cls = get_model_class(model)
-    lines = [f"{model} options (--key value; defaults in brackets):"]
+    lines = [f"{model} options (--set KEY=VALUE, or --key value; defaults in brackets):"]
     for f in dataclasses.fields(cls.config_class):
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
@@ -62,11 +63,21 @@ def model_keys_help(model: str) -> str:
 
 
 def parse_key_values(tokens: list[str]) -> dict[str, str]:
-    """``["--hidden-dim", "64", "--beta=2"]`` -> ``{"hidden_dim": "64", "beta": "2"}`` (clear errors)."""
+    """``["--set", "hidden_dim=64", "--beta=2", "--depth", "3"]`` -> ``{"hidden_dim": "64", "beta": "2",
+    "depth": "3"}`` (clear errors). ``--set KEY=VALUE`` is the knob syntax of every subcommand; ``--key
+    value`` is its shorthand here."""
     out: dict[str, str] = {}
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        if tok == "--set":   # the knob convention of every subcommand: --set KEY=VALUE
+            item = tokens[i + 1] if i + 1 < len(tokens) else ""
+            key, eq, value = item.partition("=")
+            if not eq or not key.replace("-", "_").isidentifier():
+                raise ValueError(f"--set: expected KEY=VALUE with a Python name as KEY, got {item!r}")
+            out[key.replace("-", "_")] = value
+            i += 2
+            continue
         if not tok.startswith("--") or len(tok) < 3:
             raise ValueError(f"model options: expected --key value pairs, got {tok!r}")
         if "=" in tok:
@@ -85,8 +96,8 @@ def register(sub) -> None:
     from aip.models.registry import model_names  # the one model table; imports no torch
 
     p = sub.add_parser("train", help="train a model (VAE, GAN, diffusion, denoiser, super-resolution, ...)",
-                       description="Train a model of the registry on a built-in dataset or a folder. Extra "
-                                   "--key value pairs set the model's config (aip train MODEL --help lists "
+                       description="Train a model of the registry on a built-in dataset or a folder. Knobs "
+                                   "--set KEY=VALUE (or --key value) set the model's config (aip train MODEL --help lists "
                                    "them). Runs under torchrun for DDP.", add_help=False)
     p.add_argument("-h", "--help", action=_TrainHelp, help="show this help (and MODEL's options) and exit")
     p.__class__ = _KeyValueParser  # keep unknown --key value pairs for the model config
