@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 TMP_TAG = ".aiptmp-"
 # A temporary file of ours (mkstemp adds 8 characters from [a-z0-9_]) left by a kill is removed by the
@@ -187,3 +189,17 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[str], None] | bytes,
         raise
     _fsync_path(folder, directory=True)
     return p
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars made Python and non-finite floats made JSON-safe (NaN -> None,
+    infinities -> "inf" / "-inf"), through dicts, lists and tuples."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return json_safe(value.item())
+    return value

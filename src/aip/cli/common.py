@@ -96,20 +96,10 @@ def output_bit_depth(source: Any, output: Any, choice: str | int = "auto") -> in
         return 8
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        return _clean(value.item())
-    return value
-
-
 def print_json(data: Any) -> None:
-    print(json.dumps(_clean(data), indent=2))
+    from aip._shared.files import json_safe
+
+    print(json.dumps(json_safe(data), indent=2))
 
 
 def fmt(value: Any) -> str:
@@ -142,3 +132,42 @@ def report(args: argparse.Namespace, result: dict[str, Any] | list[dict[str, Any
         width = max((len(k) for k in result), default=0)
         for k, v in result.items():
             print(f"{k.ljust(width)}  {fmt(v)}")
+
+
+def add_batch_flags(parser: argparse.ArgumentParser) -> None:
+    """``--jobs``, ``--scheduler`` and ``--suffix``: for an IN that is a folder or a glob (a batch)."""
+    g = parser.add_argument_group("batch (IN a folder or a quoted glob such as 'photos/**/*.jpg'; OUT a folder)")
+    g.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="images processed at once by N local processes (default: 1)")
+    g.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the batch on a Dask distributed cluster: its scheduler address (tcp://host:8786), "
+                        "or local:N for a local cluster of N workers")
+    g.add_argument("--suffix", metavar="EXT", default=None,
+                   help="output file type of every image, e.g. .png (default: the input's)")
+
+
+def run_batch_command(args: argparse.Namespace, fn: Any, matched: dict[str, Any] | None = None,
+                      describe: dict[str, Any] | None = None) -> int:
+    """Run ``fn(input, output, force=, ...)`` over the folder or glob ``args.input`` into folder
+    ``args.output``; prints a table (or the JSON summary) and returns 1 if any image failed, else 0."""
+    import sys
+
+    from aip.tasks.batch import plan, run_batch
+
+    matched = {k: v for k, v in (matched or {}).items() if v is not None}
+    items = plan(args.input, args.output, suffix=args.suffix, matched=matched)
+    summary = run_batch(fn, items, args.output, force=args.force, jobs=args.jobs, scheduler=args.scheduler,
+                        progress=not args.json, describe=describe)
+    if args.json:
+        print_json(summary)
+    else:
+        keep = ("rel", "status", "psnr", "ssim", "total_s", "error")
+        print_table([{k: r.get(k, "") for k in keep if any(k in x for x in summary["images"])}
+                     for r in summary["images"]])
+        print(f"{summary['done']} done, {summary['skipped']} skipped (outputs exist; --force redoes them), "
+              f"{summary['failed']} failed; summary: {summary['summary_csv']}")
+    if summary["failed"]:
+        print(f"aip: {summary['failed']} of {summary['images_total']} images failed (their rows in "
+              f"{summary['summary_csv']} say why); the others are done", file=sys.stderr)
+        return 1
+    return 0

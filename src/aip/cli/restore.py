@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aip.cli.common import add_force_flag, add_json_flag, add_output_flag, report
+from aip.cli.common import (
+    add_batch_flags,
+    add_force_flag,
+    add_json_flag,
+    add_output_flag,
+    report,
+    run_batch_command,
+)
 
 _HELP = {
     "denoise": "remove Gaussian noise",
@@ -74,7 +81,8 @@ def register(sub) -> None:
         p = sub.add_parser(task, help=f"{_HELP[task]} (methods: {', '.join(names)})",
                            description=f"{_HELP[task].capitalize()} with aip.restore.{task}.",
                            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("input", metavar="IN", help="image file or built-in sample name")
+        p.add_argument("input", metavar="IN", help="image file, built-in sample name, or a folder or quoted glob "
+                       "of images (a batch; OUT is then a folder)")
         add_output_flag(p, "restored image (.png, .tif, .npy, ...)")
         p.add_argument("--method", metavar="M", choices=names, default=None,
                        help=f"one of {', '.join(names)} (default: {names[0]})")
@@ -120,6 +128,7 @@ def register(sub) -> None:
                             "--set eig=exact")
         add_force_flag(p)
         add_json_flag(p)
+        add_batch_flags(p)
         p.set_defaults(func=run, task=task)
 
 
@@ -139,122 +148,36 @@ def parse_knobs(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def parse_sigma(text: str) -> float | str:
-    """CLI sigma: a number on the 0-255 scale -> the [0, 1] image scale, or 'auto[:wavelet|:pca]'."""
-    import math
-
-    if text.startswith("auto"):
-        if text not in ("auto", "auto:wavelet", "auto:pca"):
-            raise ValueError(f"--sigma: expected a number, 'auto', 'auto:wavelet' or 'auto:pca'; got {text!r}")
-        return text
-    try:
-        v = float(text)
-    except ValueError:
-        raise ValueError(f"--sigma: expected a number on the 0-255 scale or 'auto', got {text!r}") from None
-    if not (0 < v <= 255 and math.isfinite(v)):
-        raise ValueError(f"--sigma: expected a number in (0, 255] (the 0-255 scale), got {text!r}")
-    return v / 255.0
-
-
-def check_knobs(task: str, method: str, knobs: dict[str, Any]) -> None:
-    """One-line errors, before any work, for ``--set`` keys (and ``--device``) the method does not take."""
-    import inspect
-
-    import aip.restore as R
-
-    params = inspect.signature(R.get_method(task, method)).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    fixed = {"image", "sigma", "psf", "scale", "mask", "channel_axis"}
-    names = [n for n, p in params.items() if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL]
-    for key in knobs:
-        if key not in names:
-            flag = "--device" if key == "device" else f"--set {key}"
-            raise ValueError(f"{flag}: expected a knob of the {task} method {method!r} "
-                             f"({', '.join(names) or 'it takes none'}), got {key!r}")
-
-
 def run(args: argparse.Namespace) -> int:
-    import time
+    from functools import partial
+    from pathlib import Path
 
-    import numpy as np
-
-    import aip.restore as R
-    from aip._shared.files import check_writable
-    from aip._shared.validate import check_int
-    from aip.io import load_image, write_image
+    from aip.tasks.batch import is_batch
+    from aip.tasks.restore import parse_sigma, prepare, restore_file
 
     task = args.task
-    knobs = parse_knobs(args.knobs)
-    if args.device is not None:
-        knobs["device"] = args.device
-    if getattr(args, "denoiser", None) is not None:
-        if (args.method or "") != "pnp":
-            raise ValueError(f"--denoiser: expected --method pnp (the plug-and-play prior), got --method "
-                             f"{args.method or 'default'}")
-        knobs["denoiser"] = args.denoiser
-    if getattr(args, "prior", None) is not None:
-        if (args.method or "") not in _sampled():
-            raise ValueError(f"--prior: expected --method {' or '.join(m for m in _sampled() if m in _methods(task))} "
-                             f"(the diffusion samplers), got --method {args.method or 'default'}")
-        knobs["prior"] = args.prior
-    sigma = parse_sigma(args.sigma) if task in ("denoise", "deblur") else None
-    method = args.method or R.DEFAULTS[task]
-    if task == "deblur":
-        if method in _blind() and args.psf is not None:
-            raise ValueError(f"--psf: --method {method} is blind and takes no PSF; drop --psf, or pick a non-blind "
-                             "method to use it")
-        if method not in _blind() and args.psf is None:
-            raise ValueError(f"--psf: expected a blur kernel (e.g. --psf gaussian:1.6) for --method {method}; "
-                             f"only the blind {', '.join(_blind())} runs without one")
-    check_knobs(task, method, knobs)
-    if task == "upscale":
-        check_int(args.scale, "--scale", low=2, high=R.MAX_SCALE)
-    check_writable(args.output, args.force)
-    img = load_image(args.input, gray=args.gray)
-    ref = load_image(args.reference, gray=args.gray) if args.reference else None
-    knobs.setdefault("progress", not args.json)     # one bar over the whole image (tiles and rounds)
-    result: dict[str, Any] = {"task": task, "method": method, "input": str(args.input),
-                              "output": str(args.output), "input_shape": list(img.shape)}
-    ch = -1 if img.ndim == 3 else None
-    if sigma is not None:
-        sig = R.resolve_sigma(sigma, img, ch)
-        result["sigma_255"] = sig * 255.0
-        if isinstance(sigma, str):
-            result["sigma_estimated"] = True
-    tile = {} if getattr(args, "tile", None) is None else {"tile": args.tile}
-    t0 = time.perf_counter()
-    if task == "denoise":
-        out = R.denoise(img, method, sigma=sig, colour=args.colour, **tile, **knobs)
-    elif task == "deblur":
-        from aip.degrade import make_kernel
-
-        psf = None if args.psf is None else make_kernel(args.psf)
-        if psf is not None:
-            result["psf_shape"] = list(psf.shape)
-        out = R.deblur(img, psf, method, sigma=sig, edges=args.edges, **tile, **knobs)
-        result["edges"] = args.edges
-    elif task == "upscale":
-        out = R.upscale(img, args.scale, method, **tile, **knobs)
-        result["scale"] = args.scale
-    else:
-        from aip.degrade import make_mask
-
-        mask = make_mask(args.mask, img.shape[:2], rng=0)  # a file, or a spec drawn with seed 0
-        result["missing_fraction"] = float(mask.mean())
-        out = R.inpaint(img, mask, method, **tile, **knobs)
-    result["time_s"] = time.perf_counter() - t0
-    out = np.asarray(out, dtype=np.float32)
-    result["output_shape"] = list(out.shape)
-    if ref is not None:
-        from aip.metrics import psnr, ssim
-
-        if ref.shape != out.shape:
-            raise ValueError(f"--reference: expected an image of shape {out.shape}, got {ref.shape}")
-        clipped = np.clip(out, 0.0, 1.0)
-        result["psnr"] = psnr(ref, clipped, data_range=1.0)
-        if min(out.shape[:2]) >= 11:
-            result["ssim"] = ssim(ref, clipped, data_range=1.0, channel_axis=-1 if out.ndim == 3 else None)
-    write_image(args.output, out, force=args.force)
+    options: dict[str, Any] = {
+        "method": args.method, "psf": getattr(args, "psf", None), "scale": getattr(args, "scale", 2),
+        "denoiser": getattr(args, "denoiser", None), "prior": getattr(args, "prior", None),
+        "device": args.device, "knobs": parse_knobs(args.knobs)}
+    checked = prepare(task, **options)
+    if task in ("denoise", "deblur"):
+        parse_sigma(args.sigma)
+        options["sigma"] = args.sigma
+    for name in ("colour", "edges", "mask", "tile"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+    if is_batch(args.input):
+        if args.reference is not None and not Path(args.reference).is_dir():
+            raise ValueError(f"--reference: expected a folder of clean images matching the batch input, got "
+                             f"{args.reference}")
+        mask_dir = options.get("mask") if task == "inpaint" and Path(options["mask"]).is_dir() else None
+        if mask_dir is not None:
+            del options["mask"]
+        fn = partial(restore_file, task, gray=args.gray, checked=checked, progress=False, **options)
+        return run_batch_command(args, fn, {"reference": args.reference, "mask": mask_dir},
+                                 describe={"task": task, "method": checked[0]})
+    result = restore_file(task, args.input, args.output, gray=args.gray, reference=args.reference,
+                          force=args.force, checked=checked, progress=not args.json, **options)
     report(args, result)
     return 0
