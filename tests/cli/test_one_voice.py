@@ -118,9 +118,9 @@ def test_one_knob_syntax_across_subcommands(tmp_path, capsys):
         "features": "8", "depth": "3", "sigma_range": "[0,50]"}
     with pytest.raises(ValueError, match="--set: expected KEY=VALUE"):
         parse_key_values(["--set", "features"])
-    base = dict(model="dncnn", data="patches", bf16=False, steps=1, epochs=None, batch_size=None, lr=None,
-                weight_decay=None, warmup=None, lr_schedule=None, ema_decay=None, grad_clip=None, seed=None,
-                device=None, log_every=None, sample_every=None, checkpoint_every=None, num_samples=None)
+    from aip.cli.generate import _TRAIN_FLAGS
+
+    base = {**dict.fromkeys(_TRAIN_FLAGS), "model": "dncnn", "data": "patches", "bf16": False, "steps": 1}
     a = train_config_from_args(argparse.Namespace(**base, extra=["--set", "features=8", "--set", "crop=24"]))
     b = train_config_from_args(argparse.Namespace(**base, extra=["--features", "8", "--crop", "24"]))
     assert a == b and a[1] == {"features": "8"} and a[0].crop == 24
