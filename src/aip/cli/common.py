@@ -77,25 +77,6 @@ def add_bit_depth_flag(parser: argparse.ArgumentParser) -> None:
                              "16 when the input file has 16 bits and the output is PNG or TIFF, else 8)")
 
 
-def output_bit_depth(source: Any, output: Any, choice: str | int = "auto") -> int:
-    """Bit depth to write ``output`` with: ``choice`` when 8 or 16; for auto, 16 when ``source`` is a
-    16-bit file (see :func:`aip.io.images.image_info`) and ``output`` a PNG or TIFF, else 8."""
-    from pathlib import Path
-
-    if str(choice) in ("8", "16"):
-        return int(choice)
-    if str(choice) != "auto":
-        raise ValueError(f"--bit-depth: expected auto, 8 or 16, got {choice!r}")
-    if Path(output).suffix.lower() not in (".png", ".tif", ".tiff") or not Path(str(source)).is_file():
-        return 8
-    from aip.io.images import image_info
-
-    try:
-        return 16 if image_info(source)["bit_depth"] == 16 else 8
-    except ValueError:
-        return 8
-
-
 def print_json(data: Any) -> None:
     from aip._shared.files import json_safe
 
@@ -147,15 +128,20 @@ def add_batch_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_batch_command(args: argparse.Namespace, fn: Any, matched: dict[str, Any] | None = None,
-                      describe: dict[str, Any] | None = None) -> int:
+                      describe: dict[str, Any] | None = None, seed_key: bool = False) -> int:
     """Run ``fn(input, output, force=, ...)`` over the folder or glob ``args.input`` into folder
-    ``args.output``; prints a table (or the JSON summary) and returns 1 if any image failed, else 0."""
+    ``args.output``; prints a table (or the JSON summary) and returns 1 if any image failed, else 0.
+    ``matched`` names folders paired with the inputs by relative path; with ``seed_key`` each call also gets
+    ``seed_key=`` the image's relative path (distinct, reproducible random draws per image)."""
     import sys
 
     from aip.tasks.batch import plan, run_batch
 
     matched = {k: v for k, v in (matched or {}).items() if v is not None}
     items = plan(args.input, args.output, suffix=args.suffix, matched=matched)
+    if seed_key:
+        for it in items:
+            it.matched["seed_key"] = it.rel
     summary = run_batch(fn, items, args.output, force=args.force, jobs=args.jobs, scheduler=args.scheduler,
                         progress=not args.json, describe=describe)
     if args.json:

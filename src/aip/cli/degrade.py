@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from aip.cli.common import (
+    add_batch_flags,
     add_bit_depth_flag,
     add_force_flag,
     add_json_flag,
     add_max_pixels_flag,
     add_output_flag,
-    output_bit_depth,
     report,
+    run_batch_command,
 )
 
 _EPILOG = """\
@@ -36,7 +36,9 @@ def register(sub) -> None:
         description="Degrade an image with the observation model y = noise(mask(downsample(blur(x)))).",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="IN", help="image file or built-in sample name (camera, astronaut, ...)")
+    p.add_argument("input", metavar="IN", help="image file or built-in sample name (camera, astronaut, ...), or a "
+                   "folder or quoted glob of images (a batch: OUT is a folder, each image seeded by --seed and "
+                   "its relative path)")
     add_output_flag(p, "degraded image (.png, .tif, .npy, ...)")
     p.add_argument("--blur", metavar="SPEC", help="blur kernel, e.g. gaussian:1.6, box:9, motion:9:30")
     p.add_argument("--blur-mode", default="symmetric",
@@ -52,66 +54,24 @@ def register(sub) -> None:
     add_bit_depth_flag(p)
     add_force_flag(p)
     add_json_flag(p)
+    add_batch_flags(p)
     p.set_defaults(func=run)
 
 
-def side_paths(output: str | Path) -> tuple[Path, Path]:
-    """Where the mask and PSF of ``output`` go: OUT stem + "_mask.png" and + "_psf.npy"."""
-    out = Path(output)
-    return out.with_name(out.stem + "_mask.png"), out.with_name(out.stem + "_psf.npy")
-
-
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    from functools import partial
 
-    from aip._shared.files import atomic_write, check_writable
-    from aip.degrade import degrade, make_noise
-    from aip.io import load_image, write_image
+    from aip.tasks.batch import is_batch
+    from aip.tasks.degrade import degrade_file
 
-    if args.downsample is not None and args.downsample < 1:
-        raise ValueError(f"--downsample: expected an integer >= 1, got {args.downsample}")
-    noise = make_noise(args.noise, scale=255.0) if args.noise else None
-    out = Path(args.output)
-    mask_path, psf_path = side_paths(out)
-    check_writable(out, args.force)
-    if args.mask:
-        check_writable(mask_path, args.force)
-    if args.blur:
-        check_writable(psf_path, args.force)
-    x = load_image(args.input, gray=args.gray)
-    h, w = x.shape[:2]
-    if args.blur:
-        from aip.degrade.kernels import check_kernel_size
+    options = {"blur": args.blur, "blur_mode": args.blur_mode, "downsample": args.downsample, "mask": args.mask,
+               "noise": args.noise, "seed": args.seed, "gray": args.gray, "bit_depth": args.bit_depth}
+    if args.noise:
+        from aip.degrade import make_noise
 
-        check_kernel_size(args.blur, x.shape, name="--blur")
-    if args.downsample is not None and args.downsample > min(h, w):
-        raise ValueError(f"--downsample: expected an integer in 1..{min(h, w)} (the smaller side of the "
-                         f"{w}x{h} image), got {args.downsample}")
-    res = degrade(x, blur=args.blur, downsample=args.downsample, mask=args.mask, noise=noise,
-                  mode=args.blur_mode, rng=args.seed)
-    write_image(out, res.y, bit_depth=output_bit_depth(args.input, out, args.bit_depth), force=args.force)
-    result = {"input": str(args.input), "output": str(out), "input_shape": list(x.shape),
-              "output_shape": list(res.y.shape)}
-    if res.psf is not None:
-        psf = res.psf.astype(np.float64)
-
-        def _w(tmp: str) -> None:
-            with open(tmp, "wb") as fh:
-                np.save(fh, psf)
-
-        atomic_write(psf_path, _w, force=args.force)
-        result["psf"] = str(psf_path)
-        result["psf_shape"] = list(psf.shape)
-    if res.mask is not None:
-        write_image(mask_path, res.mask.astype(np.float32), force=args.force)
-        result["mask"] = str(mask_path)
-        result["missing_fraction"] = float(res.mask.mean())
-    if res.scale > 1:
-        result["scale"] = res.scale
-    if res.sigma is not None:
-        result["sigma_255"] = float(res.sigma * 255.0)
-    if noise is not None:
-        result["noise"] = args.noise
-    result["seed"] = args.seed
-    report(args, result)
+        make_noise(args.noise, scale=255.0)   # a bad spec is one line before any image is read
+    if is_batch(args.input):
+        return run_batch_command(args, partial(degrade_file, **options), describe={"task": "degrade"},
+                                 seed_key=True)
+    report(args, degrade_file(args.input, args.output, force=args.force, **options))
     return 0

@@ -379,3 +379,18 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: Litera
         Image.merge("LA", [Image.fromarray(arr8[..., 0]), Image.fromarray(arr8[..., 1])])
     kwargs = {"quality": int(quality)} if suffix in (".jpg", ".jpeg") else {}
     return atomic_write(p, lambda tmp: pil.save(tmp, **kwargs), force=force)
+
+
+def output_bit_depth(source: Any, output: Any, choice: str | int = "auto") -> int:
+    """Bit depth to write ``output`` with: ``choice`` when 8 or 16; for auto, 16 when ``source`` is a
+    16-bit file (see :func:`aip.io.images.image_info`) and ``output`` a PNG or TIFF, else 8."""
+    if str(choice) in ("8", "16"):
+        return int(choice)
+    if str(choice) != "auto":
+        raise ValueError(f"--bit-depth: expected auto, 8 or 16, got {choice!r}")
+    if Path(output).suffix.lower() not in (".png", ".tif", ".tiff") or not Path(str(source)).is_file():
+        return 8
+    try:
+        return 16 if image_info(source)["bit_depth"] == 16 else 8
+    except ValueError:
+        return 8

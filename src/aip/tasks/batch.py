@@ -38,7 +38,8 @@ class Item:
     rel: str
     input: str
     output: str
-    matched: dict[str, str] = field(default_factory=dict)   # option -> file matched by relative path
+    matched: dict[str, str] = field(default_factory=dict)   # keyword -> value for this image (matched files)
+    error: str | None = None                                 # why it cannot run (no matching file), if so
 
 
 def is_batch(source: str | os.PathLike) -> bool:
@@ -128,7 +129,7 @@ def plan(source: str | os.PathLike, out_dir: str | os.PathLike, *, suffix: str |
             try:
                 items[-1].matched[name] = _match(folder, rel, "--" + name)
             except FileNotFoundError as exc:
-                items[-1].matched[name] = "!" + str(exc)   # reported as this image's failure
+                items[-1].error = str(exc)   # reported as this image's failure
     if not items:
         raise FileNotFoundError(f"{source}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
     return items
@@ -139,9 +140,8 @@ def _run_item(fn: Callable[..., dict[str, Any]], item: Item, force: bool) -> dic
     t0 = time.perf_counter()
     row: dict[str, Any] = {"rel": item.rel, "input": item.input, "output": item.output}
     try:
-        for value in item.matched.values():
-            if value.startswith("!"):
-                raise FileNotFoundError(value[1:])
+        if item.error is not None:
+            raise FileNotFoundError(item.error)
         result = fn(item.input, item.output, force=force, **item.matched)
         row.update({k: v for k, v in result.items() if k not in row and isinstance(v, (int, float, str, bool))})
         row["status"] = "done"
