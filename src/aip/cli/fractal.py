@@ -50,78 +50,19 @@ def register(sub) -> None:
     b.set_defaults(func=run_bench)
 
 
-def check_codec_size(source: str) -> None:
-    """Refuse, from the file header alone, an image larger than the .aipf format holds."""
-    from pathlib import Path
-
-    from aip.fractal.bitstream import MAX_PIXELS, MAX_SIDE
-
-    p = Path(source)
-    if not p.is_file():  # a sample name, or an error load_image words
-        return
-    from aip.io.images import image_info
-
-    info = image_info(p)
-    h, w = info["height"], info["width"]
-    if max(h, w) > MAX_SIDE or h * w > MAX_PIXELS:
-        raise ValueError(f"{source}: expected an image with sides up to {MAX_SIDE} and at most {MAX_PIXELS} "
-                         f"pixels for the fractal codec, got {w}x{h}")
-
-
-def _load(source: str, gray: bool):
-    import sys
-
-    from aip.io import load_image
-
-    check_codec_size(source)
-    img = load_image(source, gray=gray)
-    if img.ndim == 3 and img.shape[2] == 4:
-        print(f"aip: note: {source}: alpha channel dropped (the codec stores gray or RGB)", file=sys.stderr)
-        img = img[..., :3]
-    elif img.ndim == 3 and img.shape[2] == 2:
-        img = img[..., 0]
-    return img
-
-
-def _measure(img, data: bytes, t_enc: float) -> dict:
-    import time
-
-    from aip.fractal import decode
-    from aip.metrics import bits_per_pixel, compression_ratio, psnr, ssim
-
-    t0 = time.perf_counter()
-    out = decode(data)
-    t_dec = time.perf_counter() - t0
-    h, w = img.shape[:2]
-    c = 1 if img.ndim == 2 else img.shape[2]
-    return {
-        "bytes": len(data),
-        "bpp": bits_per_pixel(len(data), h, w),
-        "ratio": compression_ratio(len(data), h, w, c),
-        "psnr": psnr(img, out, data_range=1.0),
-        "ssim": ssim(img, out, data_range=1.0),
-        "encode_s": t_enc,
-        "decode_s": t_dec,
-    }
-
-
 def run_encode(args: argparse.Namespace) -> int:
-    import time
 
     from aip._shared.files import atomic_write, check_writable
-    from aip.fractal import encode
+    from aip.tasks.fractal import compress_image, load_for_codec
 
     check_writable(args.output, args.force)
-    img = _load(args.input, args.gray)
+    img = load_for_codec(args.input, args.gray)
     big = img.shape[0] * img.shape[1] >= (1 << 20) or args.max_bytes is not None
-    t0 = time.perf_counter()
-    data = encode(img, quality=args.quality, max_bytes=args.max_bytes, min_block=args.min_block,
-                  max_block=args.max_block, device=args.device, progress=big and not args.json)
-    t_enc = time.perf_counter() - t0
+    data, _, measured = compress_image(img, quality=args.quality, max_bytes=args.max_bytes,
+                                       min_block=args.min_block, max_block=args.max_block, device=args.device,
+                                       progress=big and not args.json)
     atomic_write(args.output, data, force=args.force)
-    result = {"input": args.input, "output": args.output, "width": img.shape[1], "height": img.shape[0],
-              "channels": 1 if img.ndim == 2 else 3, **_measure(img, data, t_enc)}
-    report(args, result)
+    report(args, {"input": args.input, "output": args.output, **measured})
     return 0
 
 
@@ -155,17 +96,15 @@ def run_decode(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    import time
 
-    from aip.fractal import encode
+    from aip.tasks.fractal import compress_image, load_for_codec
 
     rows = []
     for src in args.inputs:
-        img = _load(src, args.gray)
+        img = load_for_codec(src, args.gray)
         for q in args.quality:
-            t0 = time.perf_counter()
-            data = encode(img, quality=q)
-            t_enc = time.perf_counter() - t0
-            rows.append({"image": src, "quality": q, **_measure(img, data, t_enc)})
+            _, _, measured = compress_image(img, quality=q)
+            rows.append({"image": src, "quality": q,
+                         **{k: v for k, v in measured.items() if k not in ("width", "height", "channels")}})
     report(args, rows)
     return 0

@@ -247,55 +247,18 @@ def _sample_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, k, None) is not None}
 
 
-def _check_sample_kwargs(model, kwargs: dict[str, Any]) -> None:
-    import inspect
-
-    params = inspect.signature(model.sample).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        # **kwargs: the model decides; nothing to check here
-        return
-    for k in kwargs:
-        if k not in params:
-            raise ValueError(f"--{k}: the {model.name} model does not take it (its sample() options: "
-                             f"{', '.join(n for n in params if n not in ('n', 'y', 'generator')) or 'none'})")
-
-
 def run_sample(args: argparse.Namespace) -> int:
-    import time
-
-    import torch
-
     from aip._shared.files import check_writable
-    from aip._shared.validate import check_int
-    from aip.train.run import load_run
-    from aip.train.trainer import balanced_labels, sample_model, save_image_grid
+    from aip.io import write_image
+    from aip.tasks.generate import sample_grid
 
-    n = check_int(args.n, "-n", low=1)
     check_writable(args.output, args.force)
-    if args.run.startswith("shipped:"):  # a model shipped in the package (aip.train.shipped), e.g. shipped:ddpm
-        from aip.train.shipped import load_shipped_run
-
-        model, meta = load_shipped_run(args.run[len("shipped:"):], device=args.device)
-    else:
-        model, meta = load_run(args.run, ema=not args.no_ema, device=args.device)
-    kwargs = {**meta["train"].get("sample_kwargs", {}), **_sample_kwargs(args)}
-    _check_sample_kwargs(model, _sample_kwargs(args))
-    k = int(meta["data"]["num_classes"])
-    y = None
-    if args.label is not None:
-        if not model.conditional:
-            raise ValueError(f"--label: the {model.name} model is unconditional")
-        check_int(args.label, "--label", low=0, high=getattr(model.config, "num_classes", k) - 1)
-        y = torch.full((n,), args.label, dtype=torch.int64)
-    elif model.conditional:
-        y = balanced_labels(n, getattr(model.config, "num_classes", k))
-    t0 = time.perf_counter()
-    imgs = sample_model(model, n, y=y, seed=args.seed, **kwargs)
-    secs = time.perf_counter() - t0
-    nrow = args.nrow or (k if (y is not None and args.label is None and k <= 16) else None)
-    save_image_grid(imgs, args.output, nrow=nrow, force=args.force)
-    report(args, {"run": str(args.run), "model": model.name, "step": meta["step"], "n": n,
-                  "output": str(args.output), "seconds": round(secs, 3), **kwargs})
+    _, grid, result = sample_grid(args.run, args.n, label=args.label, seed=args.seed, nrow=args.nrow,
+                                  ema=not args.no_ema, device=args.device, **_sample_kwargs(args))
+    arr = grid[0].numpy() if grid.shape[0] == 1 else grid.permute(1, 2, 0).numpy()
+    write_image(args.output, arr, force=args.force)
+    report(args, {**{k: result[k] for k in ("run", "model", "step", "n")}, "output": str(args.output),
+                  **{k: v for k, v in result.items() if k not in ("run", "model", "step", "n")}})
     return 0
 
 

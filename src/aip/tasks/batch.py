@@ -204,7 +204,10 @@ def _dask(items: list[Item], fn, force: bool, scheduler: str) -> Iterable[dict[s
         address = scheduler
     try:
         with Client(address, timeout="20s") as client:
-            futures = client.map(_run_item, [fn] * len(items), items, [force] * len(items), pure=False)
+            # the task function on every worker up front: passed as a plain argument it would be one piece
+            # of data, and the scheduler would run every task beside it, on one worker
+            [shared] = client.scatter([fn], broadcast=True, hash=False)
+            futures = client.map(_run_item, [shared] * len(items), items, [force] * len(items), pure=False)
             try:
                 for f in as_completed(futures):
                     yield f.result()
