@@ -5,7 +5,7 @@ The collection: N gray 1024 x 1024 images (built-in samples at that size, flippe
 Gaussian noise of sigma 20), written as PNG to a temporary folder. Each configuration runs the real command
 in a fresh process, as a user types it (so process and cluster start-up count), with a filter-class method
 (default ``nlm``, aip's default denoiser); every round runs the three configurations back to back, and the
-best of the rounds is kept for each, since this machine is shared. The outputs of all three are checked to
+best of the rounds is kept for each, since this machine is shared. The outputs of all of them are checked to
 be the same images.
 
 Targets: ``--jobs 2`` at least 1.7x the images per second of ``--jobs 1`` on this 2-core machine; the Dask
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
          f">= 0.85: {'met' if targets['dask_target_met'] else 'not met'})"),
         (f"- `--scheduler local:2` (the command starts and stops its own 2-worker cluster, about 3 s, and its "
          f"workers import aip) / `--jobs 2`: {local_vs:.2f}"),
-        f"- outputs of the three configurations identical: {same}", ""])
+        f"- outputs of all configurations identical: {same}", ""])
     write_results("batch", {"meta": run_meta(), "args": vars(args), "runs": runs, "best": best,
                             "targets": targets}, md)
     print(md)
