@@ -10,6 +10,10 @@ _EXTRA_OF = {
     "bm3d": ("bm3d", "bench"),
     "diffusers": ("diffusers", "bench"),
     "hypothesis": ("hypothesis", "dev"),
+    "fastapi": ("fastapi", "web"),
+    "uvicorn": ("uvicorn", "web"),
+    "distributed": ("distributed", "batch"),
+    "playwright": ("playwright", "dev"),
 }
 
 

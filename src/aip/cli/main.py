@@ -18,7 +18,7 @@ import sys
 import threading
 
 _COMMAND_MODULES = (
-    "info", "demo", "fractal", "degrade", "restore", "generate", "translate",
+    "info", "demo", "fractal", "degrade", "restore", "generate", "translate", "serve",
 )
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,
