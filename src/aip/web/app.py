@@ -99,6 +99,24 @@ def _loss_plot(log: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
+_HIDDEN_KNOBS = {"channel_axis", "device", "progress", "tile", "prior", "rng", "generator"}
+
+
+def method_knobs(task: str, method: str, limit: int = 6) -> list[dict[str, Any]]:
+    """The main knobs of a restore method for the page: name and default (None: chosen from the data)."""
+    import inspect
+
+    import aip.restore as R
+
+    out = []
+    for name, p in inspect.signature(R.get_method(task, method)).parameters.items():
+        if p.default is inspect.Parameter.empty or name in _HIDDEN_KNOBS:
+            continue
+        if p.default is None or isinstance(p.default, (bool, int, float, str)):
+            out.append({"name": name, "default": p.default})
+    return out[:limit]
+
+
 class Workbench:
     """The state behind the app: work folder, job queue, optional runs folder, loaded models."""
 
@@ -219,6 +237,10 @@ class Workbench:
             if zoom_scale > 1:
                 job.step(1 / steps, f"fractal zoom x{zoom_scale}")
                 big, bic = zoom(data, zoom_scale)
+                # the centre 256 x 256 output pixels, where the two enlargements can be told apart
+                h, w = big.shape[:2]
+                top, left = max(0, (h - 256) // 2), max(0, (w - 256) // 2)
+                big, bic = big[top:top + 256, left:left + 256], bic[top:top + 256, left:left + 256]
                 out["zoom"] = {"scale": zoom_scale, "fractal": self.work.save_result(job.id, "zoom_fractal", big),
                                "bicubic": self.work.save_result(job.id, "zoom_bicubic", bic)}
                 job.result = out
@@ -275,8 +297,7 @@ class Workbench:
                 imgs, _, res = sample_grid(f"shipped:{name}", m, label=label, seed=seed + i, model=model, meta=meta,
                                            **options)
                 done.append(imgs.detach().float().clamp(0, 1).cpu())
-                grid = image_grid(torch.cat(done), nrow=min(n, 10) if label is not None or not model.conditional
-                                  else None)
+                grid = image_grid(torch.cat(done), nrow=min(n, 10))   # every class: one per column
                 arr = grid[0].numpy() if grid.shape[0] == 1 else grid.permute(1, 2, 0).numpy()
                 out["grid"] = self.work.save_result(job.id, f"grid_{i}", arr)   # the grid as it is made
                 out["made"] = sum(sizes[: i + 1])
@@ -408,7 +429,8 @@ def create_app(work: WorkDir | None = None, *, runs: str | Path | None = None, d
         from aip.train.shipped import shipped_meta, shipped_models
 
         tasks = {t: {"methods": [m for m in TASKS[t] if m not in SAMPLED], "default": DEFAULTS[t],
-                     "seconds_per_mp": SECONDS_PER_MP.get(t, {})} for t in TASKS}
+                     "seconds_per_mp": SECONDS_PER_MP.get(t, {}),
+                     "knobs": {m: method_knobs(t, m) for m in TASKS[t] if m not in SAMPLED}} for t in TASKS}
         models = []
         for name in shipped_models():
             meta = shipped_meta(name)

@@ -126,6 +126,15 @@ function restoreTab() {
       box.checked = m === t.default;
       methods.append(el("label", {}, el("span", {}, box, ` ${m}`),
                         el("small", {text: cost === undefined ? "" : `~${cost < 90 ? cost + " s" : Math.round(cost / 60) + " min"} / MP`})));
+      const knobs = t.knobs[m] || [];
+      if (knobs.length) {
+        const det = el("details", {class: "knobs", "data-method": m}, el("summary", {text: `${m} knobs`}));
+        for (const k of knobs) {
+          const shown = k.default === null ? "auto" : String(k.default);
+          det.append(el("label", {}, `${k.name} `, el("input", {"data-knob": k.name, placeholder: shown, size: "8"})));
+        }
+        methods.append(det);
+      }
     }
     for (const o of document.querySelectorAll("#restore .opt")) {
       const show = o.classList.contains(task.value) &&
@@ -146,7 +155,16 @@ function restoreTab() {
     if (!picker.dataset.id) { say(status, "image: upload one or pick a sample first", true); return; }
     const chosen = [...methods.querySelectorAll("input:checked")].map(b => b.value);
     if (!chosen.length) { say(status, "methods: tick at least one", true); return; }
-    const body = {image: picker.dataset.id, task: task.value, mode: mode.value, methods: chosen,
+    const knobs = {};
+    for (const det of methods.querySelectorAll("details.knobs")) {
+      for (const inp of det.querySelectorAll("input[data-knob]")) {
+        const v = inp.value.trim();
+        if (!v) continue;
+        const val = v === "true" ? true : v === "false" ? false : (v !== "" && !isNaN(+v) ? +v : v);
+        (knobs[det.dataset.method] ||= {})[inp.dataset.knob] = val;
+      }
+    }
+    const body = {image: picker.dataset.id, task: task.value, mode: mode.value, methods: chosen, knobs,
                   noise: +$("#r-noise").value, blur: $("#r-blur").value, scale: +$("#r-scale").value,
                   mask: $("#r-mask").value, seed: +$("#r-seed").value, mask_image: maskId,
                   sigma: mode.value === "simulate" && ["denoise", "deblur"].includes(task.value) && +$("#r-noise").value > 0
@@ -198,7 +216,7 @@ function compressTab() {
                       el("a", {href: res.aipf, download: "image.aipf", text: "download .aipf"})));
       if (res.jpeg) out.append(card("JPEG at the same size", el("img", {src: res.jpeg, alt: "jpeg"})));
       if (res.rd) out.append(card("rate-distortion", el("img", {src: res.rd, alt: "rate-distortion curve", id: "c-rd-img"})));
-      if (res.zoom) out.append(card(`zoom x${res.zoom.scale}: fractal | bicubic`, compare(res.zoom.bicubic, res.zoom.fractal, "zoom")));
+      if (res.zoom) out.append(card(`zoom x${res.zoom.scale} (centre): fractal over bicubic`, compare(res.zoom.bicubic, res.zoom.fractal, "zoom")));
     });
   });
 }
