@@ -131,7 +131,7 @@ def test_sigterm_exit_143_and_no_temp(tmp_path, capsys, monkeypatch):
 def test_fractal_decode_bad_inputs_name_the_file(tmp_path, capsys):
     out = tmp_path / "o.png"
     for src, words in ((tmp_path / "none.aipf", "none.aipf: no such file"),
-                       (tmp_path, "is a folder; expected an .aipf file")):
+                       (tmp_path, "no input files (.aipf) found")):   # a folder is a batch
         code, _, err = _run(capsys, "fractal", "decode", src, "-o", out)
         _one_line_error(code, err)
         assert words in err

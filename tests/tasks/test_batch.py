@@ -44,7 +44,7 @@ def test_plan_keeps_relative_paths_and_skips_non_images(photos):
     assert "no file for bad.png" in items[2].error              # no clean twin: that image's failure
     globbed = plan(str(photos / "noisy" / "**" / "*.png"), photos / "out")
     assert [it.rel for it in globbed] == ["a.png", "b.png", "bad.png", "sub/c.png"]
-    with pytest.raises(FileNotFoundError, match="no image files"):
+    with pytest.raises(FileNotFoundError, match="no input files"):
         plan(str(photos / "noisy" / "*.jpg"), photos / "out")
     with pytest.raises(ValueError, match="--suffix: expected one of"):
         plan(photos / "noisy", photos / "out", suffix=".gif")
@@ -137,3 +137,17 @@ def test_degrade_batch_seeds_each_image_by_its_path(photos, capsys):
     ref = degrade(x, mask="random:0.3", noise=25 / 255, rng=image_seed(4, "sub/c.png"))
     np.testing.assert_allclose(np.load(out / "sub" / "c.npy"), ref.y, atol=1e-6)
     assert (out / "sub" / "c_mask.png").is_file()
+
+
+def test_fractal_encode_and_decode_batches(photos, capsys):
+    from aip.fractal import decode
+
+    codes, back = photos / "codes", photos / "back"
+    assert main(["fractal", "encode", str(photos / "clean"), "-o", str(codes), "--quality", "40", "--json"]) == 0
+    enc = {r["rel"]: r for r in json.loads(capsys.readouterr().out)["images"]}
+    assert sorted(p.relative_to(codes).as_posix() for p in codes.rglob("*.aipf")) == ["a.aipf", "b.aipf", "sub/c.aipf"]
+    assert enc["a.png"]["bytes"] == (codes / "a.aipf").stat().st_size and enc["a.png"]["psnr"] > 20
+    assert main(["fractal", "decode", str(codes), "-o", str(back), "--json"]) == 0
+    capsys.readouterr()
+    np.testing.assert_allclose(read_image(back / "sub" / "c.png"), decode((codes / "sub" / "c.aipf").read_bytes()),
+                               atol=1 / 255 + 1e-6)

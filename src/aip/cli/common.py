@@ -115,7 +115,7 @@ def report(args: argparse.Namespace, result: dict[str, Any] | list[dict[str, Any
             print(f"{k.ljust(width)}  {fmt(v)}")
 
 
-def add_batch_flags(parser: argparse.ArgumentParser) -> None:
+def add_batch_flags(parser: argparse.ArgumentParser, *, suffix: bool = True) -> None:
     """``--jobs``, ``--scheduler`` and ``--suffix``: for an IN that is a folder or a glob (a batch)."""
     g = parser.add_argument_group("batch (IN a folder or a quoted glob such as 'photos/**/*.jpg'; OUT a folder)")
     g.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -123,12 +123,15 @@ def add_batch_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="run the batch on a Dask distributed cluster: its scheduler address (tcp://host:8786), "
                         "or local:N for a local cluster of N workers")
-    g.add_argument("--suffix", metavar="EXT", default=None,
-                   help="output file type of every image, e.g. .png (default: the input's)")
+    if suffix:
+        g.add_argument("--suffix", metavar="EXT", default=None,
+                       help="output file type of every image, e.g. .png (default: the input's)")
 
 
 def run_batch_command(args: argparse.Namespace, fn: Any, matched: dict[str, Any] | None = None,
-                      describe: dict[str, Any] | None = None, seed_key: bool = False) -> int:
+                      describe: dict[str, Any] | None = None, seed_key: bool = False,
+                      inputs: tuple[str, ...] | None = None, outputs: tuple[str, ...] | None = None,
+                      suffix: str | None = None) -> int:
     """Run ``fn(input, output, force=, ...)`` over the folder or glob ``args.input`` into folder
     ``args.output``; prints a table (or the JSON summary) and returns 1 if any image failed, else 0.
     ``matched`` names folders paired with the inputs by relative path; with ``seed_key`` each call also gets
@@ -138,7 +141,8 @@ def run_batch_command(args: argparse.Namespace, fn: Any, matched: dict[str, Any]
     from aip.tasks.batch import plan, run_batch
 
     matched = {k: v for k, v in (matched or {}).items() if v is not None}
-    items = plan(args.input, args.output, suffix=args.suffix, matched=matched)
+    items = plan(args.input, args.output, suffix=getattr(args, "suffix", None) or suffix, matched=matched,
+                 inputs=inputs, outputs=outputs)
     if seed_key:
         for it in items:
             it.matched["seed_key"] = it.rel

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from aip.cli.common import add_force_flag, add_json_flag, add_max_pixels_flag, add_output_flag, report
+from aip.cli.common import (
+    add_batch_flags,
+    add_force_flag,
+    add_json_flag,
+    add_max_pixels_flag,
+    add_output_flag,
+    report,
+    run_batch_command,
+)
 
 
 def register(sub) -> None:
@@ -15,7 +23,8 @@ def register(sub) -> None:
 
     e = fsub.add_parser("encode", help="compress an image to .aipf",
                         description="Compress an image file or a built-in sample (e.g. camera) to .aipf.")
-    e.add_argument("input", help="image file, or a built-in sample name (camera, astronaut, coffee, ...)")
+    e.add_argument("input", help="image file, or a built-in sample name (camera, astronaut, coffee, ...), or a "
+                                 "folder or quoted glob of images (a batch: OUT is a folder of .aipf files)")
     add_output_flag(e, "output .aipf file")
     g = e.add_mutually_exclusive_group()
     g.add_argument("--quality", type=float, default=50.0, help="0 (smallest) .. 100 (best); default 50")
@@ -27,17 +36,20 @@ def register(sub) -> None:
     add_max_pixels_flag(e)
     add_json_flag(e)
     add_force_flag(e)
+    add_batch_flags(e, suffix=False)
     e.set_defaults(func=run_encode)
 
     d = fsub.add_parser("decode", help="decode .aipf to an image",
                         description="Decode an .aipf file to PNG/TIFF/BMP/NPY, optionally at a larger scale.")
-    d.add_argument("input", help=".aipf file")
+    d.add_argument("input", help=".aipf file, or a folder or quoted glob of them (a batch: OUT is a folder; "
+                                 "--suffix sets the image type, default .png)")
     add_output_flag(d, "output image (.png, .tif, .bmp, .npy)")
     d.add_argument("--scale", type=float, default=1.0, help="output size factor (fractal zoom), e.g. 2")
     d.add_argument("--no-deblock", action="store_true", help="skip the deblocking postfilter")
     d.add_argument("--max-iterations", type=int, default=16, help="iteration cap")
     add_json_flag(d)
     add_force_flag(d)
+    add_batch_flags(d)
     d.set_defaults(func=run_decode)
 
     b = fsub.add_parser("bench", help="quick table: bytes, bpp, PSNR, SSIM, times",
@@ -51,47 +63,45 @@ def register(sub) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
+    from functools import partial
 
-    from aip._shared.files import atomic_write, check_writable
-    from aip.tasks.fractal import compress_image, load_for_codec
+    from aip.tasks.batch import is_batch
+    from aip.tasks.fractal import encode_file
 
-    check_writable(args.output, args.force)
-    img = load_for_codec(args.input, args.gray)
-    big = img.shape[0] * img.shape[1] >= (1 << 20) or args.max_bytes is not None
-    data, _, measured = compress_image(img, quality=args.quality, max_bytes=args.max_bytes,
-                                       min_block=args.min_block, max_block=args.max_block, device=args.device,
-                                       progress=big and not args.json)
-    atomic_write(args.output, data, force=args.force)
-    report(args, {"input": args.input, "output": args.output, **measured})
+    options = {"quality": args.quality, "max_bytes": args.max_bytes, "min_block": args.min_block,
+               "max_block": args.max_block, "gray": args.gray, "device": args.device}
+    if is_batch(args.input):
+        return run_batch_command(args, partial(encode_file, **options), describe={"task": "fractal encode"},
+                                 outputs=(".aipf",), suffix=".aipf")
+    big = args.max_bytes is not None
+    if not big:
+        from pathlib import Path
+
+        from aip.io.images import image_info
+
+        if Path(args.input).is_file():
+            try:
+                info = image_info(args.input)
+                big = info["height"] * info["width"] >= (1 << 20)
+            except ValueError:
+                pass
+    report(args, encode_file(args.input, args.output, progress=big and not args.json, force=args.force, **options))
     return 0
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    import time
-    from pathlib import Path
+    from functools import partial
 
-    from aip._shared.files import check_writable
-    from aip.fractal import FractalFormatError, decode, read_header
-    from aip.io import write_image
+    from aip.tasks.batch import is_batch
+    from aip.tasks.fractal import decode_file
 
-    check_writable(args.output, args.force)
-    src = Path(args.input)
-    if src.is_dir():
-        raise IsADirectoryError(f"{src}: is a folder; expected an .aipf file")
-    if not src.is_file():
-        raise FileNotFoundError(f"{src}: no such file")
-    data = src.read_bytes()
-    try:
-        header = read_header(data)
-        t0 = time.perf_counter()
-        out = decode(data, scale=args.scale, deblock=not args.no_deblock, max_iterations=args.max_iterations)
-    except FractalFormatError as exc:
-        raise ValueError(f"{src}: {exc}") from None
-    t_dec = time.perf_counter() - t0
-    write_image(args.output, out, force=args.force)
-    report(args, {"input": args.input, "output": args.output, "width": out.shape[1], "height": out.shape[0],
-                  "channels": header["channels"], "bytes": header["bytes"], "scale": args.scale,
-                  "decode_s": t_dec})
+    options = {"scale": args.scale, "deblock": not args.no_deblock, "max_iterations": args.max_iterations}
+    if is_batch(args.input):
+        from aip.io.images import IMAGE_SUFFIXES
+
+        return run_batch_command(args, partial(decode_file, **options), describe={"task": "fractal decode"},
+                                 inputs=(".aipf",), outputs=IMAGE_SUFFIXES, suffix=args.suffix or ".png")
+    report(args, decode_file(args.input, args.output, force=args.force, **options))
     return 0
 
 

@@ -58,11 +58,10 @@ def _glob_root(pattern: str) -> Path:
     return Path(*root) if root else Path(".")
 
 
-def _is_image(p: Path) -> bool:
+def _is_input(p: Path, suffixes: tuple[str, ...]) -> bool:
     from aip._shared.files import is_own_temp
-    from aip.io.images import IMAGE_SUFFIXES
 
-    return p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") \
+    return p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".") \
         and not is_own_temp(p.name)
 
 
@@ -89,22 +88,27 @@ def _match(folder: Path, rel: str, what: str) -> str:
 
 
 def plan(source: str | os.PathLike, out_dir: str | os.PathLike, *, suffix: str | None = None,
-         matched: dict[str, str | os.PathLike] | None = None) -> list[Item]:
+         matched: dict[str, str | os.PathLike] | None = None, inputs: tuple[str, ...] | None = None,
+         outputs: tuple[str, ...] | None = None) -> list[Item]:
     """The items of a batch: every image file under folder ``source`` (recursively) or matching glob
     ``source``, with outputs at the same relative paths under ``out_dir``; sorted by relative path.
 
     ``suffix`` (e.g. ``".png"``) replaces the output suffix; ``matched`` maps an option name to a folder
-    whose files pair with the inputs by relative path (e.g. ``{"reference": "clean/"}``).
+    whose files pair with the inputs by relative path (e.g. ``{"reference": "clean/"}``). ``inputs`` and
+    ``outputs`` are the file suffixes taken as inputs and allowed as ``suffix`` (default: the image ones).
     """
     from aip.io.images import IMAGE_SUFFIXES
+
+    inputs = inputs or IMAGE_SUFFIXES
+    outputs = outputs or IMAGE_SUFFIXES
 
     src, out = Path(source), Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out}: expected an output folder for a batch input, got a file")
     if suffix is not None:
         suffix = suffix if suffix.startswith(".") else "." + suffix
-        if suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"--suffix: expected one of {', '.join(IMAGE_SUFFIXES)}, got {suffix!r}")
+        if suffix.lower() not in outputs:
+            raise ValueError(f"--suffix: expected one of {', '.join(outputs)}, got {suffix!r}")
     if src.is_dir():
         root, files = src, sorted(src.rglob("*"))
     elif any(c in str(source) for c in GLOB_CHARS):
@@ -118,7 +122,7 @@ def plan(source: str | os.PathLike, out_dir: str | os.PathLike, *, suffix: str |
         folders[name] = Path(folder)
     items = []
     for f in files:
-        if not _is_image(f) or _inside(f, out):
+        if not _is_input(f, inputs) or _inside(f, out):
             continue
         rel = f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name
         target = out / rel
@@ -131,7 +135,7 @@ def plan(source: str | os.PathLike, out_dir: str | os.PathLike, *, suffix: str |
             except FileNotFoundError as exc:
                 items[-1].error = str(exc)   # reported as this image's failure
     if not items:
-        raise FileNotFoundError(f"{source}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
+        raise FileNotFoundError(f"{source}: no input files ({', '.join(inputs)}) found")
     return items
 
 

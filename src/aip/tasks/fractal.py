@@ -140,3 +140,45 @@ def zoom(data: bytes, scale: float) -> tuple[np.ndarray, np.ndarray]:
         u8 = np.clip(np.rint(small * 255), 0, 255).astype(np.uint8)
         bic = np.asarray(Image.fromarray(u8).resize(big.shape[1::-1], Image.BICUBIC), np.float32) / 255.0
     return big, bic[: big.shape[0], : big.shape[1]]
+
+
+def encode_file(input: str | os.PathLike, output: str | os.PathLike, *, quality: float = 50.0,
+                max_bytes: int | None = None, min_block: int = 2, max_block: int = 32, gray: bool = False,
+                device: Any = None, progress: bool = False, force: bool = False) -> dict[str, Any]:
+    """Encode an image file (or sample name) to ``output`` (.aipf, atomically); returns its measures."""
+    from aip._shared.files import atomic_write, check_writable
+
+    check_writable(output, force)
+    img = load_for_codec(input, gray)
+    data, _, measured = compress_image(img, quality=quality, max_bytes=max_bytes, min_block=min_block,
+                                       max_block=max_block, device=device, progress=progress)
+    atomic_write(output, data, force=force)
+    return {"input": str(input), "output": str(output), **measured}
+
+
+def decode_file(input: str | os.PathLike, output: str | os.PathLike, *, scale: float = 1.0,
+                deblock: bool = True, max_iterations: int = 16, force: bool = False) -> dict[str, Any]:
+    """Decode an .aipf file to an image file (atomically), at ``scale`` times its size (fractal zoom)."""
+    from pathlib import Path
+
+    from aip._shared.files import check_writable
+    from aip.fractal import FractalFormatError, decode, read_header
+    from aip.io import write_image
+
+    check_writable(output, force)
+    src = Path(input)
+    if src.is_dir():
+        raise IsADirectoryError(f"{src}: is a folder; expected an .aipf file")
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: no such file")
+    data = src.read_bytes()
+    try:
+        header = read_header(data)
+        t0 = time.perf_counter()
+        out = decode(data, scale=scale, deblock=deblock, max_iterations=max_iterations)
+    except FractalFormatError as exc:
+        raise ValueError(f"{src}: {exc}") from None
+    t_dec = time.perf_counter() - t0
+    write_image(output, out, force=force)
+    return {"input": str(input), "output": str(output), "width": out.shape[1], "height": out.shape[0],
+            "channels": header["channels"], "bytes": header["bytes"], "scale": scale, "decode_s": t_dec}
