@@ -110,3 +110,23 @@ def test_extra_train_config_keys_reach_the_train_config(tmp_path):
     assert cfg["train"]["sample_kwargs"] == {"extra": 1} and cfg["model"]["hidden"] == 4
     bad = ["train", "tiny_test_ae", "--data", "digits8", "--out", str(tmp_path / "j"), "--steps", "2", "--quiet"]
     assert main([*bad, "--sample-kwargs", "{steps"]) == 2
+
+
+def test_resume_accepts_the_first_command_repeated_and_names_a_change(tmp_path, capsys):
+    first = ["--steps", "4", "--hidden", "8", "--set", "num_classes=10"]
+    code, out = _train(tmp_path, *first, name="r")
+    assert code == 0
+    capsys.readouterr()
+    # the same command with --resume appended (a longer --steps may change) continues the run
+    assert _train(tmp_path, "--steps", "6", "--hidden", "8", "--set", "num_classes=10", "--resume", name="r")[0] == 0
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 6
+    assert (out / "checkpoints" / "step_00000006").is_dir()
+    capsys.readouterr()
+    for extra, flag in ((["--hidden", "16"], "--hidden was 8"), (["--lr", "1e-3"], "--lr was 0.01"),
+                        (["--data", "digits"], "--data was 'digits8'")):
+        args = ["train", "tiny_test_ae", "--out", str(out), "--resume", "--quiet", *extra]
+        if extra[0] != "--data":
+            args[2:2] = ["--data", "digits8"]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert flag in err and "a resumed run keeps its settings" in err and len(err.splitlines()) == 1, err

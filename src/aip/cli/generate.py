@@ -184,10 +184,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.stop_at is not None and args.stop_at < 1:
         raise ValueError(f"--stop-at: expected a positive step, got {args.stop_at}")
     if args.resume:
-        if options:
-            raise ValueError(f"--resume: model options cannot change, got {', '.join('--' + k for k in options)}")
-        if args.data is not None:
-            raise ValueError("--resume: the data cannot change; leave out --data")
+        given = resume_settings(args, options, given)
         trainer = train_run(args.model, args.out, resume=True, overrides=given, progress=not args.quiet,
                             stop_at=args.stop_at)
     else:
@@ -209,6 +206,57 @@ def run_train(args: argparse.Namespace) -> int:
         result.update({k: v for k, v in last.items() if k.endswith("loss")})
         report(args, result)
     return 0
+
+
+def resume_settings(args: argparse.Namespace, options: dict[str, str], given: dict[str, Any]) -> dict[str, Any]:
+    """The overrides of a resumed run: the first command can be repeated with ``--resume`` appended, so every
+    repeated setting (``--data``, trainer flags, model ``--set`` knobs) must equal the saved one, else one
+    line names it; the length, intervals and device may change. Returns the trainer flags to override."""
+    import dataclasses
+    import json
+    import typing
+    from pathlib import Path
+
+    from aip.train.config import TrainConfig
+    from aip.train.models import coerce_value, get_model_class
+    from aip.train.run import RESUME_OVERRIDES
+
+    cfg = Path(args.out) / "config.json"
+    if not cfg.is_file():
+        raise FileNotFoundError(f"{args.out}: no config.json to resume from")
+    saved = json.loads(cfg.read_text())
+    tc, mc = saved["train"], saved["model"]
+
+    def same(a: Any, b: Any) -> bool:
+        return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+
+    def refuse(flag: str, old: Any, new: Any) -> None:
+        raise ValueError(f"--resume: {flag} was {old!r} in this run, got {new!r}; a resumed run keeps its settings "
+                         f"(only {', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change)")
+
+    if args.data is not None and str(args.data) != str(tc["data"]) and \
+            Path(str(args.data)).resolve() != Path(str(tc["data"])).resolve():
+        refuse("--data", tc["data"], args.data)
+    model_cls = get_model_class(mc["model"]).config_class
+    model_hints = typing.get_type_hints(model_cls)
+    train_hints = typing.get_type_hints(TrainConfig)
+    fields = {f.name for f in dataclasses.fields(model_cls)}
+    for key, text in options.items():
+        if key in fields and key in mc:
+            old, value = mc[key], coerce_value(text, model_hints[key], key)
+        elif key in tc:
+            old, value = tc[key], coerce_value(text, train_hints[key], key)
+        else:
+            raise ValueError(f"--resume: --{key.replace('_', '-')} is not a setting of this {mc['model']} run")
+        if not same(old, value):
+            refuse(f"--{key.replace('_', '-')}", old, value)
+    out = {}
+    for key, value in given.items():
+        if key in RESUME_OVERRIDES:
+            out[key] = value
+        elif key in tc and not same(tc[key], None if key == "grad_clip" and value == 0 else value):
+            refuse(f"--{key.replace('_', '-')}", tc[key], value)
+    return out
 
 
 def train_config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:

@@ -179,6 +179,11 @@ def unpaired_data(config: TrainConfig, split: str = "train") -> BatchDataset | N
     return Paired(ta, tb, flips=False)
 
 
+# TrainConfig keys a resumed run may change: its length, intervals and device
+RESUME_OVERRIDES = ("steps", "epochs", "log_every", "sample_every", "checkpoint_every", "device", "num_samples",
+                    "keep_checkpoints")
+
+
 def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainConfig | None = None,
               model_options: dict[str, Any] | None = None, resume: bool = False, progress: bool = True,
               overrides: dict[str, Any] | None = None, stop_at: int | None = None) -> Trainer:
@@ -197,8 +202,7 @@ def train_run(model: str | None, run_dir: str | os.PathLike, *, config: TrainCon
         saved = json.loads(cfg_path.read_text())
         tc = saved["train"]
         for k, v in (overrides or {}).items():
-            if k not in ("steps", "epochs", "log_every", "sample_every", "checkpoint_every", "device",
-                         "num_samples", "keep_checkpoints"):
+            if k not in RESUME_OVERRIDES:
                 raise ValueError(f"resume: {k!r} cannot change when resuming (only the length, intervals and "
                                  f"device can)")
             if v is not None:
