@@ -39,12 +39,18 @@ def _subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
 def sample_metrics(samples: torch.Tensor, *, real_test: torch.Tensor, real_train: torch.Tensor | None = None,
                    feature_fn: Callable[[torch.Tensor], torch.Tensor],
                    classifier: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   labels: torch.Tensor | None = None, batch_size: int = 500) -> dict[str, float]:
-    """FID of ``samples`` against ``real_test`` (and the train-vs-test floor), classifier score and the
-    accuracy of ``classifier`` on ``labels`` (conditional samples)."""
+                   labels: torch.Tensor | None = None, batch_size: int = 500,
+                   real_labels: Any = None) -> dict[str, Any]:
+    """FID of ``samples`` against ``real_test`` (and the train-vs-test floor), improved precision and recall
+    (k = 3) on the same features, classifier score, the accuracy of ``classifier`` on ``labels``
+    (conditional samples) and, given ``real_labels`` of ``real_test``, the within-class diversity ratio."""
+    from aip.metrics.diversity import precision_recall, within_class_diversity
+
     f_fake = extract_features(samples, feature_fn, batch_size=batch_size)
     f_test = extract_features(real_test, feature_fn, batch_size=batch_size)
-    out = {"fid": fid_from_features(f_fake, f_test)}
+    out: dict[str, Any] = {"fid": fid_from_features(f_fake, f_test)}
+    if min(len(f_fake), len(f_test)) > 3:
+        out.update(precision_recall(f_test, f_fake, k=3))
     if real_train is not None:
         out["fid_floor"] = fid_from_features(extract_features(real_train, feature_fn, batch_size=batch_size),
                                              f_test)
@@ -55,6 +61,13 @@ def sample_metrics(samples: torch.Tensor, *, real_test: torch.Tensor, real_train
         out["classifier_score"] = classifier_score(probs)
         if labels is not None:
             out["class_accuracy"] = float((logits.argmax(1) == labels.to(logits.device)).float().mean())
+        if real_labels is not None:
+            # within-class spread, classes by the asked label (conditional) or the classifier's (unconditional)
+            fake_labels = labels.cpu().numpy() if labels is not None else logits.argmax(1).cpu().numpy()
+            try:
+                out.update(within_class_diversity(f_fake, fake_labels, f_test, np.asarray(real_labels)))
+            except ValueError:
+                pass
     return out
 
 
@@ -111,7 +124,7 @@ def _evaluate_model(model, dataset, *, n, seed, feature_fn, sample_kwargs, nll_n
     n = min(n, len(test), len(train))
     real_test, real_train = _subset(test, n, seed + 1), _subset(train, n, seed + 2)
     classifier = None
-    result: dict[str, Any] = {"dataset": name, "n": n}
+    result: dict[str, Any] = {"dataset": name, "n": n, "sampling": dict(sample_kwargs or {})}
     if feature_fn is None:
         if name not in shipped_lenets():
             raise ValueError(f"feature_fn: expected a feature network for {name!r} (shipped LeNets: "
@@ -127,7 +140,8 @@ def _evaluate_model(model, dataset, *, n, seed, feature_fn, sample_kwargs, nll_n
     with bar.part(share):
         result.update(sample_metrics(samples, real_test=real_test.images, real_train=real_train.images,
                                      feature_fn=feature_fn, classifier=classifier,
-                                     labels=labels if classifier is not None else None, batch_size=batch_size))
+                                     labels=labels if classifier is not None else None, batch_size=batch_size,
+                                     real_labels=real_test.labels))
         if classifier is not None:
             with torch.no_grad():
                 p = torch.softmax(torch.cat([classifier(real_test.images[i:i + batch_size]).double()
