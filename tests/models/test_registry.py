@@ -17,6 +17,8 @@ GENERATIVE = model_names("generative")
 
 SMALL = {
     "ddpm": {"base_channels": 8, "num_heads": 2, "num_timesteps": 50, "sample_steps": 3},
+    "ldm": {"base_channels": 8, "num_heads": 2, "num_timesteps": 50, "sample_steps": 3},
+    "klae": {"hidden_channels": (8, 8), "disc_channels": 8},
     "ncsn": {"base_channels": 8, "n_steps_each": 2, "num_sigmas": 3},
     "gan": {"hidden_dim": 16, "latent_dim": 8},
     "dcgan": {"base_channels": 4, "latent_dim": 8},
@@ -75,6 +77,10 @@ def test_other_sizes_and_channels(name, size, channels):
     kw = dict(SMALL.get(name, {}), image_size=size, in_channels=channels)
     if name in ("ddpm", "ncsn") and size < 16:
         kw["channel_mult"] = (1, 2)
+    if name == "ldm" and size < 13:                  # the (size / 4)^2 latent map must be at least 4x4
+        with pytest.raises(ValueError, match="image_size: latent diffusion needs images of at least 13"):
+            build_model(name, **kw)
+        return
     if name in ("realnvp", "glow") and size % 4:     # a flow's squeezes need the side divisible by 2^levels
         with pytest.raises(ValueError, match=f"scales: expected image_size {size} divisible by"):
             build_model(name, **kw)
@@ -93,10 +99,11 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 29
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 31
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
-        "autoencoders": ["ae", "cvae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
-        "autoregressive": ["pixelcnn"], "transformers": ["maskgit"], "flows": ["glow", "realnvp"], "diffusion": ["ddpm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
+        "autoencoders": ["ae", "cvae", "klae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
+        "autoregressive": ["pixelcnn"], "transformers": ["maskgit"], "flows": ["glow", "realnvp"],
+        "diffusion": ["ddpm", "ldm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
         "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet", "vit"]}

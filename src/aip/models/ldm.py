@@ -225,6 +225,9 @@ class LDMConfig:
         check_fraction(self.p_uncond, "p_uncond")
         check_positive(self.latent_scale, "latent_scale", allow_zero=True)
         check_positive(self.lr, "lr")
+        if self.image_size < 13:
+            raise ValueError(f"image_size: latent diffusion needs images of at least 13 pixels a side (a 4x4 "
+                             f"latent map), got {self.image_size}")
 
 
 class LatentDiffusion(GenerativeModel):
