@@ -57,12 +57,21 @@ class GANConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     label_smoothing: float = 0.0
+    dim: int = 128          # arch "transformer" (TransGAN): token width at the lowest resolution
+    depth: int = 2          #   transformer blocks per stage
+    heads: int = 4
 
     def validate(self) -> None:
         check_int(self.image_size, "image_size", low=4)
         check_int(self.in_channels, "in_channels", low=1, high=4)
         check_int(self.latent_dim, "latent_dim", low=1)
-        check_choice(self.arch, "arch", ("mlp", "dcgan"))
+        check_choice(self.arch, "arch", ("mlp", "dcgan", "transformer"))
+        if self.arch == "transformer":
+            check_int(self.depth, "depth", low=1)
+            check_int(self.heads, "heads", low=1)
+            if self.dim % 16 or (self.dim // 4) % self.heads or self.dim % self.heads:
+                raise ValueError(f"dim: expected a multiple of 16 whose quarter {self.heads} heads divide, got "
+                                 f"{self.dim}")
         check_int(self.hidden_dim, "hidden_dim", low=1)
         check_int(self.base_channels, "base_channels", low=1)
         check_int(self.num_classes, "num_classes", low=0)
@@ -146,6 +155,72 @@ class DCDiscriminator(nn.Module):
         self.head = nn.Linear(self.feature_dim, 1)
 
 
+class TransGANGenerator(nn.Module):
+    """TransGAN's generator (Jiang et al. 2021), small: z -> (s/4)^2 tokens of width ``dim`` -> transformer
+    blocks -> pixel shuffle to (s/2)^2 tokens of width dim/4 -> blocks -> pixel shuffle to s^2 of dim/16 ->
+    a linear map to the channels, tanh. No convolution anywhere; learned position embeddings per stage."""
+
+    def __init__(self, cfg: GANConfig) -> None:
+        from aip.models.layers import TransformerBlock
+
+        super().__init__()
+        self.size = cfg.image_size
+        self.s0 = padded_size(cfg.image_size) // 4
+        d = cfg.dim
+        self.fc = nn.Linear(cfg.latent_dim, self.s0 * self.s0 * d)
+        self.pos = nn.ParameterList([nn.Parameter(torch.zeros(1, (self.s0 * 2 ** i) ** 2, d // 4 ** i))
+                                     for i in range(2)])
+        self.stages = nn.ModuleList(nn.Sequential(*[TransformerBlock(d // 4 ** i, cfg.heads)
+                                                    for _ in range(cfg.depth)]) for i in range(2))
+        self.to_image = nn.Linear(d // 16, cfg.in_channels)
+        for p in self.pos:
+            nn.init.trunc_normal_(p, std=0.02)
+
+    @staticmethod
+    def _shuffle(tokens: torch.Tensor, side: int) -> torch.Tensor:
+        b, _, c = tokens.shape
+        x = F.pixel_shuffle(tokens.transpose(1, 2).reshape(b, c, side, side), 2)
+        return x.flatten(2).transpose(1, 2)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        b = z.shape[0]
+        h = self.fc(z).view(b, self.s0 * self.s0, -1)
+        side = self.s0
+        for pos, stage in zip(self.pos, self.stages):
+            h = stage(h + pos)
+            h = self._shuffle(h, side)
+            side *= 2
+        img = torch.tanh(self.to_image(h)).transpose(1, 2).reshape(b, -1, side, side)
+        return crop_to(img, self.size)
+
+
+class TransGANDiscriminator(nn.Module):
+    """A ViT discriminator: 4x4 patches -> tokens with a class token and position embeddings -> transformer
+    blocks -> the class token's final norm as the feature vector (``features``), a linear ``head``."""
+
+    def __init__(self, cfg: GANConfig) -> None:
+        from aip.models.layers import TransformerBlock
+
+        super().__init__()
+        self.padded = padded_size(cfg.image_size)
+        d, n = cfg.dim // 2, (self.padded // 4) ** 2
+        self.embed = nn.Conv2d(cfg.in_channels, d, 4, stride=4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.zeros(1, 1 + n, d))
+        heads = cfg.heads if d % cfg.heads == 0 else 1
+        self.blocks = nn.Sequential(*[TransformerBlock(d, heads) for _ in range(cfg.depth)])
+        self.norm = nn.LayerNorm(d)
+        self.feature_dim = d
+        self.head = nn.Linear(d, 1)
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        nn.init.trunc_normal_(self.cls, std=0.02)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.embed(pad_to(x, self.padded)).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.expand(x.shape[0], -1, -1), t], 1) + self.pos
+        return self.norm(self.blocks(t)[:, 0])
+
+
 class GAN(GenerativeModel):
     """GAN with the non-saturating loss; phases ``["d", "g"]``.
 
@@ -168,6 +243,8 @@ class GAN(GenerativeModel):
         super().__init__(config)
         if config.arch == "mlp":
             self.generator, self.discriminator = MLPGenerator(config), MLPDiscriminator(config)
+        elif config.arch == "transformer":
+            self.generator, self.discriminator = TransGANGenerator(config), TransGANDiscriminator(config)
         else:
             self.generator, self.discriminator = DCGenerator(config), DCDiscriminator(config)
             self.apply(_dcgan_init)
@@ -409,4 +486,37 @@ class CGAN(GAN):
         config = config or CGANConfig()
         if not config.num_classes:
             raise ValueError("num_classes: a conditional GAN needs num_classes >= 1, got 0")
+        super().__init__(config)
+
+
+@dataclass
+class TransGANConfig(GANConfig):
+    """GANConfig of TransGAN: transformers in G and D, class-conditional (10 classes) by default; Adam with
+    betas (0, 0.99) and lr 1e-4 (transformer GANs train poorly with beta1 0.5)."""
+
+    arch: str = "transformer"
+    num_classes: int = 10
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+
+
+class TransGAN(GAN):
+    """TransGAN (Jiang et al. 2021) at small scale: a convolution-free transformer generator with pixel-shuffle
+    upsampling and a ViT discriminator, trained with the family's non-saturating loss (and the projection
+    term when conditional).
+
+    Example
+    -------
+    >>> g = TransGAN(TransGANConfig(dim=32, depth=1, heads=2))
+    >>> g.sample(2).shape
+    torch.Size([2, 1, 28, 28])
+    """
+
+    config_class = TransGANConfig
+    name = "transgan"
+
+    def __init__(self, config: GANConfig | None = None) -> None:
+        config = config or TransGANConfig()
+        if config.arch != "transformer":
+            raise ValueError(f"arch: a TransGAN needs arch='transformer', got {config.arch!r}")
         super().__init__(config)

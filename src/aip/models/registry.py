@@ -149,6 +149,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="convolutional GAN (Radford et al. 2016)"),
     ModelSpec("cgan", "aip.models.gan:CGAN", _G, "gans", "generate",
               description="class-conditional DCGAN with a projection discriminator"),
+    ModelSpec("transgan", "aip.models.gan:TransGAN", _G, "transformers", "generate",
+              description="transformer generator and ViT discriminator, class-conditional (Jiang et al. 2021)"),
     ModelSpec("ddpm", "aip.models.diffusion:DDPM", _G, "diffusion", "generate",
               description="denoising diffusion with a U-Net (Ho et al. 2020)"),
     ModelSpec("klae", "aip.models.ldm:KLAutoencoder", _G, "autoencoders", "generate",
