@@ -20,6 +20,7 @@ SMALL = {
     "ldm": {"base_channels": 8, "num_heads": 2, "num_timesteps": 50, "sample_steps": 3},
     "klae": {"hidden_channels": (8, 8), "disc_channels": 8},
     "transgan": {"dim": 32, "depth": 1, "heads": 2, "latent_dim": 8},
+    "pixelrnn": {"features": 8, "head_features": 8},
     "ncsn": {"base_channels": 8, "n_steps_each": 2, "num_sigmas": 3},
     "gan": {"hidden_dim": 16, "latent_dim": 8},
     "dcgan": {"base_channels": 4, "latent_dim": 8},
@@ -100,10 +101,10 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 32
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 33
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "klae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
-        "autoregressive": ["pixelcnn"], "transformers": ["maskgit", "transgan"], "flows": ["glow", "realnvp"],
+        "autoregressive": ["pixelcnn", "pixelrnn"], "transformers": ["maskgit", "transgan"], "flows": ["glow", "realnvp"],
         "diffusion": ["ddpm", "ldm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],

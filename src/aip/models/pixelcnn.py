@@ -44,7 +44,7 @@ from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
 from aip.models.layers import check_image_batch, check_labels, nats_to_bits_per_dim
 
-__all__ = ["MaskedConv2d", "PixelCNN", "PixelCNNConfig", "PixelCNNPrior", "to_levels"]
+__all__ = ["MaskedConv2d", "PixelCNN", "PixelCNNConfig", "PixelCNNPrior", "PixelRNN", "PixelRNNConfig", "to_levels"]
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -118,12 +118,13 @@ class PixelCNNConfig:
     head_features: int = 128
     num_classes: int = 0
     lr: float = 1e-3
+    VARIANTS: ClassVar[tuple[str, ...]] = ("gated", "plain")
 
     def validate(self) -> None:
         check_int(self.image_size, "image_size", low=2)
         check_int(self.in_channels, "in_channels", low=1, high=4)
         check_int(self.levels, "levels", low=2, high=256)
-        check_choice(self.variant, "variant", ("gated", "plain"))
+        check_choice(self.variant, "variant", self.VARIANTS)
         check_int(self.features, "features", low=1)
         check_int(self.layers, "layers", low=1)
         check_int(self.head_features, "head_features", low=1)
@@ -276,3 +277,91 @@ class PixelCNN(GenerativeModel):
                 probs = torch.softmax(logits / temperature, 1).permute(0, 2, 1).reshape(n * C, -1).cpu()
                 lv[:, :, i, j] = torch.multinomial(probs, 1, generator=generator).view(n, C).to(dev)
         return lv.float() / (self.config.levels - 1)
+
+
+# -- PixelRNN: the Row LSTM (van den Oord et al. 2016a), the slow reference ------------------------------------
+
+@dataclass
+class PixelRNNConfig(PixelCNNConfig):
+    """Configuration of :class:`PixelRNN`: a 7x7 type-A masked convolution, then ``layers`` Row LSTM layers
+    of ``features`` units (``kernel`` the width of their row convolutions), then the 1x1 head."""
+
+    features: int = 32
+    layers: int = 1
+    kernel: int = 3
+    first_kernel: int = 7
+    head_features: int = 64
+    variant: str = "row_lstm"
+    VARIANTS: ClassVar[tuple[str, ...]] = ("row_lstm",)
+
+
+class _RowLSTM(nn.Module):
+    """One Row LSTM layer: row i's gates from a masked (type B: centre and left) 1 x k convolution of the
+    input row and a 1 x k convolution of row i-1's hidden state, so each state sees a triangle of rows above
+    and the pixels to its left; the rows are computed one after another (the slow part)."""
+
+    def __init__(self, c: int, k: int, num_classes: int) -> None:
+        super().__init__()
+        self.k = k
+        self.input_to_state = nn.Conv1d(c, 4 * c, k, padding=k // 2)
+        self.state_to_state = nn.Conv1d(c, 4 * c, k, padding=k // 2)
+        mask = torch.ones_like(self.input_to_state.weight)
+        mask[:, :, k // 2 + 1:] = 0                       # type B: the pixels right of the centre hidden
+        self.register_buffer("mask", mask, persistent=False)
+        self.cond = nn.Embedding(num_classes, 4 * c) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        b, c, H, W = x.shape
+        gates_in = F.conv1d(x.permute(0, 2, 1, 3).reshape(b * H, c, W), self.input_to_state.weight * self.mask,
+                            self.input_to_state.bias, padding=self.k // 2).view(b, H, 4 * c, W)
+        if self.cond is not None and y is not None:
+            gates_in = gates_in + self.cond(y)[:, None, :, None]
+        h = x.new_zeros(b, c, W)
+        cell = x.new_zeros(b, c, W)
+        rows = []
+        for i in range(H):
+            g = gates_in[:, i] + self.state_to_state(h)
+            ig, fg, og, cand = g.chunk(4, 1)
+            cell = torch.sigmoid(fg) * cell + torch.sigmoid(ig) * torch.tanh(cand)
+            h = torch.sigmoid(og) * torch.tanh(cell)
+            rows.append(h)
+        return torch.stack(rows, 2)
+
+
+class PixelRNN(PixelCNN):
+    """PixelRNN with Row LSTM layers (van den Oord et al. 2016a): the same exact likelihood, levels, classes
+    and pixel-by-pixel sampling as :class:`PixelCNN`, with recurrent rows instead of masked convolutions,
+    the slow reference (each network pass is sequential over the rows; sampling recomputes the whole image).
+
+    Example
+    -------
+    >>> m = PixelRNN(PixelRNNConfig(image_size=6, levels=2, features=8, head_features=8))
+    >>> m.nll(torch.rand(2, 1, 6, 6)).shape
+    torch.Size([2])
+    """
+
+    name: ClassVar[str] = "pixelrnn"
+    config_class = PixelRNNConfig
+
+    def __init__(self, config: PixelRNNConfig | None = None) -> None:
+        config = config or PixelRNNConfig()
+        config.validate()
+        GenerativeModel.__init__(self, config)
+        c = config.features
+        self.embed = nn.Conv2d(config.in_channels, c, 1)
+        self.first = MaskedConv2d("A", c, c, config.first_kernel)
+        self.rows = nn.ModuleList(_RowLSTM(c, config.kernel, config.num_classes) for _ in range(config.layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, config.head_features, 1), nn.ReLU(),
+                                  nn.Conv2d(config.head_features, config.levels * config.in_channels, 1))
+
+    @property
+    def receptive_rows(self) -> int:
+        return self.config.image_size        # a recurrence over the rows: every row above
+
+    def logits(self, levels: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        L = self.config.levels
+        h = self.first(self.embed(levels.to(self.embed.weight.dtype) * (2.0 / (L - 1)) - 1.0))
+        for layer in self.rows:
+            h = h + layer(h, y)
+        out = self.head(h)
+        return out.view(out.shape[0], L, self.config.in_channels, *out.shape[-2:])

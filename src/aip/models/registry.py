@@ -138,6 +138,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="VQ-VAE with a PixelCNN prior (van den Oord et al. 2017)"),
     ModelSpec("pixelcnn", "aip.models.pixelcnn:PixelCNN", _G, "autoregressive", "generate",
               description="PixelCNN / gated PixelCNN, exact likelihood (van den Oord et al. 2016)"),
+    ModelSpec("pixelrnn", "aip.models.pixelcnn:PixelRNN", _G, "autoregressive", "generate",
+              description="PixelRNN with Row LSTM layers, the slow exact-likelihood reference (van den Oord et al. 2016)"),
     ModelSpec("realnvp", "aip.models.flow:RealNVP", _G, "flows", "generate",
               description="RealNVP normalizing flow: affine couplings, multi-scale (Dinh et al. 2017)"),
     ModelSpec("glow", "aip.models.flow:Glow", _G, "flows", "generate",
