@@ -138,3 +138,20 @@ def test_bad_phase():
     with pytest.raises(ValueError, match="phase: expected 'd' or 'g'"):
         model.phase_parameters("main")
     assert math.isfinite(float(model(torch.rand(2, 1, 8, 8), phase="g")["loss"].detach()))
+
+
+def test_anti_collapse_parts_minibatch_std_and_mode_seeking():
+    from aip.models.gan import CGAN, CGANConfig, MinibatchStd
+
+    x = torch.rand(6, 3, 4, 4)
+    out = MinibatchStd()(x)
+    assert out.shape == (6, 4, 4, 4)
+    assert float(out[0, 3, 0, 0]) == pytest.approx(float(x.std(0, unbiased=False).mean()))
+    assert float(MinibatchStd()(x[:1].repeat(6, 1, 1, 1))[0, 3].abs().max()) == 0.0   # a collapsed batch: 0
+    torch.manual_seed(0)
+    g = CGAN(CGANConfig(base_channels=8, latent_dim=8, minibatch_std=True, mode_seeking=1.0))
+    res = g(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]), phase="g")
+    assert float(res["ms_ratio"]) > 0 and torch.isfinite(res["loss"])
+    assert torch.isfinite(g(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]), phase="d")["loss"])
+    with pytest.raises(ValueError, match="minibatch_std: expected arch 'dcgan'"):
+        CGAN(CGANConfig(arch="mlp", minibatch_std=True))

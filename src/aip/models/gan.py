@@ -17,6 +17,8 @@ Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
 Radford, Metz, Chintala, "Unsupervised Representation Learning with DCGANs", ICLR 2016.
 Mirza, Osindero, "Conditional Generative Adversarial Nets", 2014.
 Miyato, Koyama, "cGANs with Projection Discriminator", ICLR 2018.
+Karras, Aila, Laine, Lehtinen, "Progressive Growing of GANs", ICLR 2018 (minibatch standard deviation).
+Mao, Lee, Tseng, Ma, Yang, "Mode Seeking GANs for Diverse Image Synthesis", CVPR 2019.
 Creswell, Bharath, "Inverting the Generator of a Generative Adversarial Network", 2018 (inversion).
 """
 
@@ -57,6 +59,8 @@ class GANConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     label_smoothing: float = 0.0
+    minibatch_std: bool = False   # D sees the batch's feature spread (Karras et al. 2018) against collapse
+    mode_seeking: float = 0.0     # weight of the mode-seeking term of G (Mao et al. 2019), e.g. 1.0
     dim: int = 128          # arch "transformer" (TransGAN): token width at the lowest resolution
     depth: int = 2          #   transformer blocks per stage
     heads: int = 4
@@ -79,6 +83,10 @@ class GANConfig:
         if len(tuple(self.betas)) != 2 or not all(0 <= float(b) < 1 for b in self.betas):
             raise ValueError(f"betas: expected two Adam betas in [0, 1), got {self.betas!r}")
         check_fraction(self.label_smoothing, "label_smoothing")
+        check_positive(self.mode_seeking, "mode_seeking", allow_zero=True)
+        if self.minibatch_std and self.arch != "dcgan":
+            raise ValueError(f"minibatch_std: expected arch 'dcgan' (the convolutional discriminator), got "
+                             f"{self.arch!r}")
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -141,17 +149,29 @@ class _PadTo(nn.Module):
         return pad_to(x, self.size)
 
 
+class MinibatchStd(nn.Module):
+    """Appends one channel: the standard deviation over the batch of every feature, averaged to one number
+    (Karras et al. 2018), so the discriminator can see a batch of near-identical samples as fake."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = x.std(dim=0, unbiased=False).mean() if x.shape[0] > 1 else x.new_zeros(())
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], 1)
+
+
 class DCDiscriminator(nn.Module):
-    """Strided convolutions, LeakyReLU(0.2), batch norm except on the first layer, no pooling."""
+    """Strided convolutions, LeakyReLU(0.2), batch norm except on the first layer, no pooling (with
+    ``minibatch_std``, a :class:`MinibatchStd` channel before the flattening)."""
 
     def __init__(self, cfg: GANConfig) -> None:
         super().__init__()
         c, s = cfg.base_channels, padded_size(cfg.image_size) // 4
+        extra = [MinibatchStd()] if cfg.minibatch_std else []
         self.features = nn.Sequential(
             _PadTo(padded_size(cfg.image_size)),
             nn.Conv2d(cfg.in_channels, c, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True), nn.Flatten())
-        self.feature_dim = 2 * c * s * s
+            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True), *extra,
+            nn.Flatten())
+        self.feature_dim = (2 * c + bool(extra)) * s * s
         self.head = nn.Linear(self.feature_dim, 1)
 
 
@@ -304,8 +324,17 @@ class GAN(GenerativeModel):
             return {"loss": loss, "d_real": torch.sigmoid(d_real).mean().detach(),
                     "d_fake": torch.sigmoid(d_fake).mean().detach()}
         if phase == "g":
-            d_fake = self.discriminate(self.generate(z, y), y)
-            return {"loss": F.softplus(-d_fake).mean()}
+            fake = self.generate(z, y)
+            d_fake = self.discriminate(fake, y)
+            out = {"loss": F.softplus(-d_fake).mean()}
+            if self.config.mode_seeking > 0:
+                # mode seeking (Mao et al. 2019): two latents for the same labels must give images apart in
+                # proportion to their distance; the loss is the inverse of that ratio
+                z2 = torch.randn_like(z)
+                ratio = (fake - self.generate(z2, y)).abs().mean() / (z - z2).abs().mean()
+                out["ms_ratio"] = ratio.detach()
+                out["loss"] = out["loss"] + self.config.mode_seeking / (ratio + 1e-5)
+            return out
         raise ValueError(f"phase: expected 'd' or 'g', got {phase!r}")
 
     # -- sampling and latent tools ---------------------------------------------------------------------------
