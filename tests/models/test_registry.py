@@ -21,6 +21,8 @@ SMALL = {
     "klae": {"hidden_channels": (8, 8), "disc_channels": 8},
     "transgan": {"dim": 32, "depth": 1, "heads": 2, "latent_dim": 8},
     "pixelrnn": {"features": 8, "head_features": 8},
+    "diffae": {"sem_dim": 8, "encoder_channels": (8, 8), "base_channels": 8, "num_heads": 2, "num_timesteps": 50,
+               "sample_steps": 3},
     "ncsn": {"base_channels": 8, "n_steps_each": 2, "num_sigmas": 3},
     "gan": {"hidden_dim": 16, "latent_dim": 8},
     "dcgan": {"base_channels": 4, "latent_dim": 8},
@@ -77,7 +79,7 @@ def test_build_model_errors():
 def test_other_sizes_and_channels(name, size, channels):
     torch.manual_seed(0)
     kw = dict(SMALL.get(name, {}), image_size=size, in_channels=channels)
-    if name in ("ddpm", "ncsn") and size < 16:
+    if name in ("ddpm", "ncsn", "diffae") and size < 16:
         kw["channel_mult"] = (1, 2)
     if name == "ldm" and size < 13:                  # the (size / 4)^2 latent map must be at least 4x4
         with pytest.raises(ValueError, match="image_size: latent diffusion needs images of at least 13"):
@@ -101,11 +103,11 @@ def test_other_sizes_and_channels(name, size, channels):
 def test_table_is_the_source_of_every_listing():
     from aip.models.registry import SPECS
 
-    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 33
+    assert [s.name for s in SPECS] == list(MODELS) and len(set(MODELS)) == len(SPECS) == 34
     assert {f: sorted(n) for f, n in models.METHODS.items()} == {
         "autoencoders": ["ae", "cvae", "klae", "vae", "vampvae", "vqvae"], "gans": ["cgan", "dcgan", "gan"],
         "autoregressive": ["pixelcnn", "pixelrnn"], "transformers": ["maskgit", "transgan"], "flows": ["glow", "realnvp"],
-        "diffusion": ["ddpm", "ldm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
+        "diffusion": ["ddpm", "diffae", "ldm", "ncsn"], "denoisers": ["dncnn", "ffdnet"],
         "super-resolution": ["espcn", "srcnn", "srgan", "srresnet", "vdsr"], "deblurring": ["msdeblur"],
         "inpainting": ["context_encoder"], "translation": ["cyclegan", "pix2pix"],
         "diffusion restoration": ["palette", "sr3"], "classifiers": ["lenet", "vit"]}

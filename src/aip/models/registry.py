@@ -159,6 +159,8 @@ SPECS: tuple[ModelSpec, ...] = (
               description="KL-regularised autoencoder, the first stage of latent diffusion (Rombach et al. 2022)"),
     ModelSpec("ldm", "aip.models.ldm:LatentDiffusion", _G, "diffusion", "generate",
               description="latent diffusion: a DDPM over a frozen KL autoencoder's latents (Rombach et al. 2022)"),
+    ModelSpec("diffae", "aip.models.diffae:DiffAE", _G, "diffusion", "generate",
+              description="diffusion autoencoder: semantic code + DDIM-inverted x_T (Preechakul et al. 2022)"),
     ModelSpec("ncsn", "aip.models.ncsn:NCSN", _G, "diffusion", "generate",
               description="noise-conditional score network (Song & Ermon 2019)"),
     ModelSpec("dncnn", "aip.models.restorers:DnCNN", _R, "denoisers", "denoise", "patches",
