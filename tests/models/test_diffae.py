@@ -1,9 +1,10 @@
 """Diffusion autoencoder: codes of the stated shapes, the decoder conditioned by z_sem, a loss that falls,
 near-exact reconstruction through DDIM inversion, interpolation end points and manipulation."""
 
+import math
+
 import torch
 
-import math
 from aip.models.diffae import DiffAE, DiffAEConfig
 
 
