@@ -150,3 +150,54 @@ def test_runs_tab_api(client):
     assert v["steps_logged"] == 29 and len(v["samples"]) == 1
     assert client.get(v["loss_plot"]).headers["content-type"] == "image/png"
     assert client.get(v["samples"][0]).status_code == 200
+
+
+def test_a_running_method_reports_progress_and_stops_inside_on_cancel(tmp_path):
+    """A tiled restoration advances the job's bar tile by tile, and a cancel stops it before the last tile."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from aip.web.app import create_app
+    from aip.web.uploads import WorkDir
+
+    work = WorkDir(tmp_path / "w", max_bytes=20 * 1024 * 1024, max_pixels=5_000_000)
+    rng = np.random.default_rng(0)
+    big = rng.random((2100, 2100))
+    with TestClient(create_app(work)) as client:
+        up = client.post("/api/upload", files={"file": ("big.png", _png(big), "image/png")}).json()
+        job = client.post("/api/restore", json={"image": up["id"], "task": "denoise", "methods": ["nlm"],
+                                                "noise": 10, "sigma": 10}).json()
+        seen = set()
+        for _ in range(2000):
+            j = client.get(f"/api/jobs/{job['id']}").json()
+            if "%" in j["message"]:
+                seen.add(j["message"])
+            if any(not msg.endswith("0%)") for msg in seen):     # past the first tile
+                break
+            threading.Event().wait(0.02)
+        client.post(f"/api/jobs/{job['id']}/cancel")
+        j = wait_job(client, job["id"])
+    assert j["state"] == "cancelled" and 0 < j["progress"] < 1, j
+    assert not j["result"].get("methods")                       # the method never finished
+
+
+def test_watch_reports_tiles_and_stops_the_work():
+    from aip._shared.progress import watch
+    from aip.restore import denoise
+
+    x = np.random.default_rng(1).random((600, 600)).astype(np.float32)
+    fractions = []
+    with watch(fractions.append):
+        denoise(x, "gaussian", sigma=0.1, tile=200)
+    assert len(fractions) >= 9 and fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+    class Stop(Exception):
+        pass
+
+    def stop(f):
+        if f > 0.3:
+            raise Stop
+
+    with pytest.raises(Stop), watch(stop):
+        denoise(x, "gaussian", sigma=0.1, tile=200)

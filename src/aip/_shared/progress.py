@@ -5,7 +5,8 @@
   with a total and an ETA. While a part runs, the first :func:`progress` loop inside it (whatever its
   ``enabled``) advances the job's bar by the part's share instead of drawing a bar of its own, so a tiled
   WNNM shows one bar over all tiles and rounds rather than one that restarts at 0 for every tile. Loops
-  nested inside that loop, and parts without a loop, advance the bar when the part ends.
+  nested inside that loop, and parts without a loop, advance the bar when the part ends. A job opened
+  inside a part splits that part among its own parts.
 
 Example
 -------
@@ -120,14 +121,52 @@ def job(total: float, enabled: bool, desc: str, *, unit: str = "it") -> Iterator
     outer = _SHARE.get()
     j = Job(total, enabled and outer is None, desc, unit)
     if outer is not None:
-        # nested: this job's parts are pieces of the outer part; its loops report there as usual
-        j.part = _nested_part  # type: ignore[method-assign]
+        # nested: each part of this job is its slice of what is left of the outer part, and the loops inside
+        # a part report into that slice (a tiled method inside a job part advances tile by tile)
+        room = outer.size - outer.given
+
+        @contextmanager
+        def nested_part(size: float, loops: int = 1) -> Iterator[None]:
+            share = _Share(_Forward(outer), room * float(size) / j.total if j.total > 0 else 0.0, loops)
+            token = _SHARE.set(share)
+            try:
+                yield
+            finally:
+                _SHARE.reset(token)
+            share.give(share.size)
+
+        j.part = nested_part  # type: ignore[method-assign]
     try:
         yield j
     finally:
         j.close()
 
 
+class _Forward:
+    """The job of a nested part's share: what it advances goes to the outer share."""
+
+    def __init__(self, outer: _Share) -> None:
+        self.outer = outer
+
+    def advance(self, amount: float) -> None:
+        self.outer.give(amount)
+
+
+class _Watched(Job):
+    def __init__(self, callback: Any) -> None:
+        super().__init__(1.0, False, "watch")
+        self.callback = callback
+
+    def advance(self, amount: float) -> None:
+        super().advance(amount)
+        self.callback(min(1.0, self.done))
+
+
 @contextmanager
-def _nested_part(size: float, loops: int = 1) -> Iterator[None]:
-    yield
+def watch(callback: Any) -> Iterator[None]:
+    """Report the work of the :func:`progress` loops (and :func:`job` parts) run inside the block to
+    ``callback(fraction)``, a fraction in [0, 1] that grows as they advance; ``callback`` may raise to stop
+    the work at that point (the workbench cancels a running method so). No bar is drawn."""
+    j = _Watched(callback)
+    with j.part(1.0):
+        yield

@@ -164,6 +164,7 @@ class Workbench:
             sigma = _num(body, "sigma", 25, 0.01, 255)
 
         def run(job: Job) -> dict[str, Any]:
+            from aip._shared.progress import watch
             from aip.degrade import degrade
             from aip.tasks.restore import restore_image
 
@@ -202,7 +203,11 @@ class Workbench:
                     kw["scale"] = scale
                 if task == "inpaint":
                     kw["mask"] = mask
-                restored, result = restore_image(task, y, checked=checked[m], reference=clean, **kw)
+                def report(f: float, i: int = i, m: str = m) -> None:   # in-method progress; raises if cancelled
+                    job.step((i + 1 + f) / total, f"running {m} ({i + 1} of {len(methods)}, {100 * f:.0f}%)")
+
+                with watch(report):
+                    restored, result = restore_image(task, y, checked=checked[m], reference=clean, **kw)
                 out["methods"].append({"method": m, "image": self.work.save_result(job.id, f"m{i}_{m}", restored),
                                        **_finite({k: v for k, v in result.items() if k in (
                                            "psnr", "ssim", "time_s", "sigma_255")})})

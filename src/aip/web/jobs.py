@@ -1,6 +1,7 @@
 """Jobs of the workbench: one worker thread runs them in order, so two heavy jobs never run at once on a
 small machine; each reports its progress and can be cancelled (queued jobs at once, a running one at its
-next step)."""
+next step; a restoration method inside its own loops, at its next tile or round, through
+:func:`aip._shared.progress.watch`)."""
 
 from __future__ import annotations
 
