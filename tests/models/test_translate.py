@@ -134,6 +134,18 @@ def test_train_without_data_and_translate(tmp_path):
     assert out.exists() and (tmp_path / "t_source.png").exists()
     assert main(["translate", str(run), str(tmp_path / "d.png"), "-o", str(out)]) == 2     # exists: --force
     assert main(["translate", str(tmp_path), str(tmp_path / "d.png"), "-o", str(tmp_path / "u.png")]) == 2
+    # a folder of targets: the batch form, each output the one-image command's
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    for i in range(3):
+        write_image(folder / f"{i}.png", load_digits_split("test")[0][i] / 255.0)
+    assert main(["translate", str(run), str(folder), "-o", str(tmp_path / "batch"), "--derive", "--jobs", "2"]) == 0
+    import numpy as np
+
+    from aip.io import read_image
+
+    np.testing.assert_array_equal(read_image(tmp_path / "batch" / "0.png"), read_image(out))
+    assert (tmp_path / "batch" / "2_source.png").is_file() and (tmp_path / "batch" / "aip-batch.csv").is_file()
 
 
 # ------------------------------------------------------------------------------------------------ CycleGAN
