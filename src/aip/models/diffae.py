@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from aip._shared.validate import check_choice, check_int, check_positive
 from aip.models.base import GenerativeModel
+from aip.models.diffusion import simple_loss
 from aip.models.layers import check_image_batch, to_signed, to_unit
 from aip.models.unet import UNet, UNetConfig
 from aip.models.vae import ConvEncoder
@@ -120,12 +121,8 @@ class DiffAE(GenerativeModel):
                 m = self.config.code_momentum
                 self.code_mean.lerp_(z.mean(0), m)
                 self.code_var.lerp_(z.var(0, unbiased=False) if len(z) > 1 else self.code_var, m)
-        x0 = to_signed(x)
-        t = torch.randint(0, self.config.num_timesteps, (x0.shape[0],), device=x.device)
-        noise = torch.randn_like(x0)
-        xt = self.schedule.q_sample(x0, t, noise)
-        target = self.schedule.predict_v(x0, t, noise) if self.config.prediction == "v" else noise
-        return {"loss": F.mse_loss(self.unet(xt, t, vector=z), target)}
+        return {"loss": simple_loss(self.unet, self.schedule, to_signed(x), prediction=self.config.prediction,
+                                    vector=z)}
 
     def pipeline(self) -> DiffusionPipeline:
         cfg = self.config

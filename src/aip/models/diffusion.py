@@ -49,6 +49,25 @@ from aip.sampling.pipelines import SAMPLERS, DiffusionPipeline, SamplerDefaults
 from aip.sampling.schedules import NoiseSchedule
 
 
+def simple_loss(unet: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor | None = None, *,
+                y: torch.Tensor | None = None, p_uncond: float = 0.0, prediction: str = "eps",
+                **condition: Any) -> torch.Tensor:
+    """L_simple of a noise-prediction network on clean ``x0`` (its own scale: [-1, 1] pixels, or latents):
+    ``|| target - unet(q_sample(x0, t, eps), t, y, **condition) ||^2`` with target eps (or v), ``t`` uniform
+    when None, and each label replaced by the network's null label with probability ``p_uncond``
+    (classifier-free guidance). Shared by :class:`DDPM`, latent diffusion and the diffusion autoencoder."""
+    b = x0.shape[0]
+    if t is None:
+        t = torch.randint(0, schedule.num_timesteps, (b,), device=x0.device)
+    noise = torch.randn_like(x0)
+    xt = schedule.q_sample(x0, t, noise)
+    if y is not None and p_uncond > 0:
+        drop = torch.rand(b, device=x0.device) < p_uncond
+        y = torch.where(drop, torch.full_like(y, unet.null_label), y)
+    target = schedule.predict_v(x0, t, noise) if prediction == "v" else noise
+    return F.mse_loss(unet(xt, t, y, **condition), target)
+
+
 @dataclass
 class DDPMConfig:
     """Configuration of :class:`DDPM` (network, schedule, label dropout, optimiser defaults for the trainer).
@@ -151,16 +170,9 @@ class DDPM(GenerativeModel):
         check_image_batch(x, cfg.in_channels, cfg.image_size)
         y = check_labels(y, x.shape[0], cfg.num_classes)
         x0 = to_signed(x)
-        b = x0.shape[0]
-        t = self.training_timesteps(b, x.device)
-        noise = torch.randn_like(x0)
-        xt = self.schedule.q_sample(x0, t, noise)
-        if y is not None and cfg.p_uncond > 0:
-            drop = torch.rand(b, device=x.device) < cfg.p_uncond
-            y = torch.where(drop, torch.full_like(y, self.unet.null_label), y)
-        target = self.schedule.predict_v(x0, t, noise) if cfg.prediction == "v" else noise
-        loss = F.mse_loss(self.unet(xt, t, y), target)
-        return {"loss": loss}
+        t = self.training_timesteps(x0.shape[0], x.device)
+        return {"loss": simple_loss(self.unet, self.schedule, x0, t, y=y, p_uncond=cfg.p_uncond,
+                                    prediction=cfg.prediction)}
 
     def training_timesteps(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """``n`` training timesteps: uniform (Ho 2020) or log-normal in the noise level (Karras et al. 2022).

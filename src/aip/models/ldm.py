@@ -30,6 +30,7 @@ from torch import nn
 
 from aip._shared.validate import check_choice, check_fraction, check_int, check_positive
 from aip.models.base import GenerativeModel, TwoPlayer
+from aip.models.diffusion import simple_loss
 from aip.models.layers import check_image_batch, check_labels
 from aip.models.unet import UNet, UNetConfig
 from aip.sampling.pipelines import SAMPLERS, DiffusionPipeline, SamplerDefaults
@@ -313,16 +314,8 @@ class LatentDiffusion(GenerativeModel):
         cfg = self.config
         check_image_batch(x, cfg.in_channels, cfg.image_size)
         y = check_labels(y, x.shape[0], cfg.num_classes)
-        z0 = self.to_latent(x)
-        b = z0.shape[0]
-        t = torch.randint(0, cfg.num_timesteps, (b,), device=x.device)
-        noise = torch.randn_like(z0)
-        zt = self.schedule.q_sample(z0, t, noise)
-        if y is not None and cfg.p_uncond > 0:
-            drop = torch.rand(b, device=x.device) < cfg.p_uncond
-            y = torch.where(drop, torch.full_like(y, self.unet.null_label), y)
-        target = self.schedule.predict_v(z0, t, noise) if cfg.prediction == "v" else noise
-        return {"loss": F.mse_loss(self.unet(zt, t, y), target)}
+        return {"loss": simple_loss(self.unet, self.schedule, self.to_latent(x), y=y, p_uncond=cfg.p_uncond,
+                                    prediction=cfg.prediction)}
 
     def pipeline(self) -> DiffusionPipeline:
         cfg = self.config
