@@ -86,3 +86,16 @@ def test_two_stage_training_from_the_cli(tmp_path, capsys):
     with pytest.raises(TypeError, match="expected a run of aip train klae"):
         LatentDiffusion(LDMConfig(autoencoder=str(ldm_run)))
     assert MODELS["ldm"].family == "diffusion" and MODELS["klae"].family == "autoencoders"
+
+
+def test_frozen_parts_are_a_trainer_feature_of_the_base():
+    """Staged training: any model names its fixed submodules in ``frozen``; the base keeps them out of every
+    phase, without gradients and in eval mode (MaskGIT's tokenizer, latent diffusion's autoencoder)."""
+    from aip.models.maskgit import MaskGIT, MaskGITConfig
+
+    for m in (LatentDiffusion(LDMConfig(base_channels=8, num_heads=2)), MaskGIT(MaskGITConfig(dim=16, depth=1))):
+        part = getattr(m, m.frozen[0])
+        m.train()
+        assert not part.training and all(not p.requires_grad for p in part.parameters())
+        ids = {id(p) for p in m.phase_parameters("main")}
+        assert ids and ids.isdisjoint(id(p) for p in part.parameters())

@@ -57,10 +57,33 @@ class Trainable(nn.Module, metaclass=abc.ABCMeta):
     config_class: ClassVar[type]
     name: ClassVar[str] = ""
     task: ClassVar[str] = ""
+    #: Submodules trained before and kept fixed (staged training: a tokenizer, a first-stage autoencoder):
+    #: their parameters get no gradient and are in no phase, and they stay in eval mode.
+    frozen: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
+
+    def freeze(self) -> None:
+        """Fix the :attr:`frozen` submodules (call once they are built): no gradients, eval mode."""
+        for name in self.frozen:
+            module = getattr(self, name)
+            for p in module.parameters():
+                p.requires_grad_(False)
+            module.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name in self.frozen:
+            if hasattr(self, name):
+                getattr(self, name).eval()      # frozen parts keep their running statistics and no dropout
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters outside the :attr:`frozen` submodules."""
+        skip = tuple(f"{name}." for name in self.frozen)
+        return [p for n, p in self.named_parameters() if not n.startswith(skip)]
 
     def phases(self) -> list[str]:
         return ["main"]
@@ -68,7 +91,7 @@ class Trainable(nn.Module, metaclass=abc.ABCMeta):
     def phase_parameters(self, phase: str) -> Iterable[nn.Parameter]:
         if phase != "main":
             raise ValueError(f"phase: expected 'main', got {phase!r}")
-        return self.parameters()
+        return self.trainable_parameters()
 
     def optimizer_options(self, phase: str) -> dict[str, Any]:
         """The model's optimiser defaults for ``phase``: its config's ``lr``, ``betas`` and ``weight_decay``

@@ -246,6 +246,7 @@ class LatentDiffusion(GenerativeModel):
 
     config_class = LDMConfig
     name = "ldm"
+    frozen = ("autoencoder",)       # staged training: the first stage is fixed (aip.models.base.Trainable)
 
     def __init__(self, config: LDMConfig | None = None) -> None:
         config = config or LDMConfig()
@@ -253,8 +254,7 @@ class LatentDiffusion(GenerativeModel):
         config.validate()
         super().__init__(config)
         self.autoencoder = self._load_autoencoder(config)
-        for p in self.autoencoder.parameters():
-            p.requires_grad_(False)
+        self.freeze()
         with torch.no_grad():
             z = self.autoencoder.encode(torch.zeros(1, config.in_channels, config.image_size, config.image_size))
         self.latent_shape = tuple(z.shape[1:])
@@ -281,16 +281,6 @@ class LatentDiffusion(GenerativeModel):
             raise ValueError(f"autoencoder: expected a KL autoencoder of {config.in_channels} x {config.image_size} "
                              f"images, got {ae.config.in_channels} x {ae.config.image_size}")
         return ae.eval()
-
-    def train(self, mode: bool = True) -> LatentDiffusion:
-        super().train(mode)
-        self.autoencoder.eval()        # frozen first stage
-        return self
-
-    def phase_parameters(self, phase: str):
-        if phase != "main":
-            raise ValueError(f"phase: expected 'main', got {phase!r}")
-        return [p for n, p in self.named_parameters() if not n.startswith("autoencoder.")]
 
     def optimizer_options(self, phase: str) -> dict[str, Any]:
         return {"lr": float(self.config.lr)}

@@ -105,14 +105,14 @@ class MaskGIT(GenerativeModel):
 
     config_class = MaskGITConfig
     name = "maskgit"
+    frozen = ("tokenizer",)         # the VQ-VAE: trained first, fixed (its codebook EMA stays off)
 
     def __init__(self, config: MaskGITConfig | None = None) -> None:
         config = config or MaskGITConfig()
         config.validate()
         super().__init__(config)
         self.tokenizer = self._load_tokenizer(config)
-        for p in self.tokenizer.parameters():
-            p.requires_grad_(False)
+        self.freeze()
         s = self.tokenizer.encode(torch.zeros(1, config.in_channels, config.image_size, config.image_size)).shape[-1]
         self.grid, self.num_tokens = s, s * s
         k = self.tokenizer.config.num_embeddings
@@ -149,16 +149,6 @@ class MaskGIT(GenerativeModel):
             raise ValueError(f"tokenizer: expected a VQ-VAE of {config.in_channels} x {config.image_size} images, "
                              f"got {tok.config.in_channels} x {tok.config.image_size}")
         return tok.eval()
-
-    def train(self, mode: bool = True) -> MaskGIT:
-        super().train(mode)
-        self.tokenizer.eval()          # frozen: its codebook EMA and any dropout stay off
-        return self
-
-    def phase_parameters(self, phase: str):
-        if phase != "main":
-            raise ValueError(f"phase: expected 'main', got {phase!r}")
-        return [p for n, p in self.named_parameters() if not n.startswith("tokenizer.")]
 
     # -- the network --------------------------------------------------------------------------------------
 
