@@ -129,13 +129,13 @@ class Workbench:
 
     # ------------------------------------------------------------------ restore
     def restore_job(self, body: dict[str, Any]) -> Job:
-        from aip.restore._registry import TASKS
+        from aip.restore import DEFAULTS
         from aip.tasks.restore import RESTORE_TASKS, prepare
 
         task = body.get("task", "denoise")
         if task not in RESTORE_TASKS:
             raise ValueError(f"task: expected one of {', '.join(RESTORE_TASKS)}, got {task!r}")
-        methods = body.get("methods") or [TASKS[task] and next(iter(TASKS[task]))]
+        methods = body.get("methods") or [DEFAULTS[task]]
         if not isinstance(methods, list) or not 1 <= len(methods) <= MAX_METHODS:
             raise ValueError(f"methods: expected a list of 1 to {MAX_METHODS} method names, got {methods!r}")
         simulate = body.get("mode", "simulate") == "simulate"
@@ -469,14 +469,13 @@ def create_app(work: WorkDir | None = None, *, runs: str | Path | None = None, d
         name = body.get("name")
         if name not in SAMPLE_NAMES:
             raise ValueError(f"sample: expected one of {', '.join(SAMPLE_NAMES)}, got {name!r}")
-        img = load_sample(name, gray=bool(body.get("gray", False)))
-        if max(img.shape[:2]) > SAMPLE_SIDE:
-            from aip.io import load_sample as ls
-
-            img = ls(name, gray=bool(body.get("gray", False)), size=SAMPLE_SIDE)
-        buf = io.BytesIO()
         from PIL import Image
 
+        gray = bool(body.get("gray", False))
+        img = load_sample(name, gray=gray)
+        if max(img.shape[:2]) > SAMPLE_SIDE:
+            img = load_sample(name, gray=gray, size=SAMPLE_SIDE)
+        buf = io.BytesIO()
         u8 = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
         Image.fromarray(u8).save(buf, format="PNG")
         rec = bench.work.save_upload(buf.getvalue(), name)
