@@ -56,9 +56,11 @@ ASSET_COMMANDS: dict[str, str] = {
         "OMP_NUM_THREADS=1 aip train cvae --data digits --steps 3000 --ema-decay 0.995 --seed 0 "
         "--checkpoint-every 250 --hidden-dim 128 --out runs/gen_cvae_digits"
         " && " + _EXPORT.format(run="runs/gen_cvae_digits", name="cvae")),
-    "gen_cgan_digits": (
-        "OMP_NUM_THREADS=1 aip train cgan --data digits --steps 6000 --ema-decay 0.995 --seed 0 "
-        "--checkpoint-every 250 --base-channels 32 --out runs/gen_cgan_digits"
+    "gen_cgan_digits": (  # minibatch std in D and the mode-seeking term in G: no mode collapse
+        "OMP_NUM_THREADS=1 aip train cgan --data digits --steps 3000 --batch-size 64 --warmup 0 "
+        "--lr-schedule constant --ema-decay 0.995 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
+        "--num-samples 64 --set base_channels=32 --set minibatch_std=true --set mode_seeking=1.0 "
+        "--out runs/gen_cgan_digits"
         " && " + _EXPORT.format(run="runs/gen_cgan_digits", name="cgan")),
     # learned restorers: trained on the allowed wallpaper photos (benchmarks/training_photos.py writes them)
     "restore_ffdnet_gray": (
