@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
               "aip train ldm --set autoencoder=runs/klae --set num_classes=10 --out runs/ldm --steps 8000")
         return 0
     one_thread()
+    import numpy as np
     import torch
 
     from aip.data import load_dataset
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with torch.no_grad():
         rec = torch.cat([ldm.autoencoder.reconstruct(b) for b in ref.split(250)])
-    rec_psnr = float(psnr(ref.numpy(), rec.clamp(0, 1).numpy(), data_range=1.0))
+    rec_psnr = float(np.mean([psnr(a[0], b[0], data_range=1.0) for a, b in zip(ref.numpy(), rec.clamp(0, 1).numpy())]))
     rec_fid = float(fid_from_features(extract_features(rec, lenet.features, batch_size=500), ref_f))
     rows.append(run("latent diffusion (4x7x7 latent)", ldm, ldm_meta))
     rows.append(run(f"pixel DDPM ({args.pixel})", pix, pix_meta))
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{run_meta()['date']}, {run_meta()['machine']}."), "",
         *md_table(["model", "ms / image", "FID-LeNet", "class accuracy", "precision", "recall", "train steps",
                    "train hours"], table), "",
-        (f"- first stage (`{ldm.config.autoencoder}`) reconstructions of the test digits: PSNR {rec_psnr:.2f} dB, "
+        (f"- first stage (`{ldm.config.autoencoder}`) reconstructions of the test digits: PSNR {rec_psnr:.2f} dB (mean per image), "
         f"FID-LeNet {rec_fid:.2f} (the floor of the latent model)"),
         (f"- sampling speed-up of the latent model: **{speed:.2f}x** (target >= 3x: "
         f"{'met' if targets['speed_target_met'] else 'not met'})"),
