@@ -77,3 +77,28 @@ def test_shipped_blind_deblurrer_sharpens_without_a_psf(tmp_path, capsys):
     assert main(["deblur", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--method", "msdeblur",
                  "--sigma", "2.55", "--json"]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "o.npy"), out, atol=1e-5)
+
+
+def test_shipped_context_encoder_fills_a_central_hole(tmp_path, capsys):
+    import aip.restore as R
+    from aip.cli.main import main
+    from aip.io import load_sample
+
+    learned._CACHE.clear()
+    x = load_sample("camera", size=64)
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 16:48] = True                                    # the 25% central hole it was trained on
+    y = np.where(mask, 0.0, x).astype(np.float32)
+    out = R.inpaint(y, mask, "context_encoder")
+    flat = np.where(mask, x[~mask].mean(), x)                    # the hole filled with the mean grey
+
+    def hole_psnr(img):
+        return -10 * np.log10(np.mean((np.clip(img, 0, 1)[mask] - x[mask]) ** 2))
+
+    assert hole_psnr(out) > hole_psnr(flat) + 2
+    np.testing.assert_array_equal(out[~mask], y[~mask])           # the known pixels are kept
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "m.npy", mask)
+    assert main(["inpaint", str(tmp_path / "y.npy"), "-o", str(tmp_path / "o.npy"), "--mask", str(tmp_path / "m.npy"),
+                 "--method", "context_encoder", "--json"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), out, atol=1e-5)

@@ -334,11 +334,15 @@ def test_every_inpainter_through_the_front_door(method, clean, digit):
     _method_or_skip("inpaint", method)
     clean = _image(method, clean, digit)
     m = random_mask(clean.shape, 0.5, rng=0)
-    y = np.where(m, 0.0, clean)
+    if method == "context_encoder":   # a large-hole method: the central quarter it was trained on
+        h, w = clean.shape[:2]
+        m = np.zeros(clean.shape[:2], bool)
+        m[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = True
+    y = np.where(m if clean.ndim == 2 else m[..., None], 0.0, clean)
     out = R.inpaint(y, m, method)
     assert out.shape == clean.shape
     # better than filling the holes with the mean of the observed pixels
-    base = np.where(m, clean[~m].mean(), clean)
+    base = np.where(m if clean.ndim == 2 else m[..., None], clean[~m].mean(), clean)
     assert psnr(clean, out, data_range=1.0) > psnr(clean, base, data_range=1.0) + 3.0
 
 

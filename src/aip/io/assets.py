@@ -103,6 +103,12 @@ ASSET_COMMANDS: dict[str, str] = {
         "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 --checkpoint-every 250 "
         "--eval-every 500 --crop 64 --blur gaussian:1.0-2.5 --noise gaussian:2.55 --out runs/restore_msdeblur_gray"
         " && " + _EXPORT.format(run="runs/restore_msdeblur_gray", name="restore_msdeblur_gray")),
+    "restore_context_encoder_gray": (  # 25% central holes of 64-pixel crops, reconstruction + adversarial loss
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train context_encoder "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 32 --warmup 100 --lr-schedule cosine "
+        "--ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 100 --checkpoint-every 250 --eval-every 500 "
+        "--crop 64 --out runs/restore_context_encoder_gray"
+        " && " + _EXPORT.format(run="runs/restore_context_encoder_gray", name="restore_context_encoder_gray")),
     "lenet_digits": "python benchmarks/train_lenet.py digits",
     "vit_digits": "OMP_NUM_THREADS=1 python benchmarks/train_vit.py --epochs 10",
     "lenet_digits8": "python benchmarks/train_lenet.py digits8",

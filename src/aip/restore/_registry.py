@@ -14,7 +14,8 @@ The first name of each list is the default: the best method that restores a 12-m
 well under a minute on one CPU core (``benchmarks/defaults_12mp.py``; the front doors tile large images
 automatically). The best classical quality is one name away: ``wnnm`` (denoise, inpaint), ``pnp``
 (deblur), ``sparse`` (upscale). :data:`SECONDS_PER_MP` gives the measured cost of every method.
-The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``, ``vdsr``, the blind ``msdeblur``) run networks whose
+The learned methods (``ffdnet``, ``dncnn``, ``espcn``, ``srcnn``, ``vdsr``, the blind ``msdeblur``, the inpainting
+``context_encoder``) run networks whose
 weights ship in the package; ``repaint``,
 ``dps`` and ``diffpir`` sample a diffusion prior (``prior=``, default the shipped 28 x 28 digit DDPM) and take images of
 the prior's size.
@@ -76,6 +77,7 @@ INPAINT = {
     "dps": "aip.models.prior_restore:inpaint_dps",
     "diffpir": "aip.models.prior_restore:inpaint_diffpir",
     "pulse": "aip.models.prior_restore:inpaint_pulse",
+    "context_encoder": "aip.models.learned:inpaint_context_encoder",
 }
 
 #: The methods with a generative prior (``prior=`` a run or ``shipped:NAME``; the image has the prior's size):
@@ -107,5 +109,5 @@ SECONDS_PER_MP = {
     "upscale": {"bicubic": 0.13, "sparse": 140, "tv": 72, "espcn": 13, "srcnn": 80, "vdsr": 500, "dps": 2450, "diffpir": 2230,
                 "pulse": 11300},
     "inpaint": {"harmonic": 1.5, "wnnm": 2000, "pnp": 130, "tv": 16, "lowrank": 1800, "repaint": 1000,
-                "dps": 470, "diffpir": 400, "pulse": 6200},
+                "dps": 470, "diffpir": 400, "pulse": 6200, "context_encoder": 170},
 }
