@@ -24,8 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, md_table, one_thread, run_meta, sample_panels, write_results
 
 
-def train_seconds(meta: dict) -> float | None:
-    return meta.get("wall_seconds") or (meta.get("last_log") or {}).get("seconds")
+def train_seconds(meta: dict, run: str) -> float | None:
+    """Training wall seconds: a shipped model's record, else the last line of the run's log."""
+    import json
+
+    if meta.get("wall_seconds") or meta.get("last_log"):
+        return meta.get("wall_seconds") or meta["last_log"].get("seconds")
+    log = Path(run) / "log.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return json.loads(lines[-1]).get("seconds") if lines else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     pix, pix_meta = load_model(args.pixel)
     grids, rows = {}, []
 
-    def run(name, model, meta):
+    def run(name, model, meta, path):
         xs, t0 = [], time.perf_counter()
         for i, lab in enumerate(labels.split(250)):
             g = torch.Generator().manual_seed(i)
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         f = extract_features(x, lenet.features, batch_size=500)
         r = {"model": name, "seconds_per_image": secs / len(x), "fid_lenet": float(fid_from_features(f, ref_f)),
              "accuracy": float((lenet.predict(x) == labels).float().mean()), **precision_recall(ref_f, f),
-             "train_steps": meta.get("step"), "train_seconds": train_seconds(meta)}
+             "train_steps": meta.get("step"), "train_seconds": train_seconds(meta, path)}
         grids[name] = x[:20]
         print(f"{name}: {r['seconds_per_image'] * 1000:.1f} ms/image, FID-LeNet {r['fid_lenet']:.2f}, "
               f"accuracy {r['accuracy']:.3f}", flush=True)
@@ -81,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         rec = torch.cat([ldm.autoencoder.reconstruct(b) for b in ref.split(250)])
     rec_psnr = float(np.mean([psnr(a[0], b[0], data_range=1.0) for a, b in zip(ref.numpy(), rec.clamp(0, 1).numpy())]))
     rec_fid = float(fid_from_features(extract_features(rec, lenet.features, batch_size=500), ref_f))
-    rows.append(run("latent diffusion (4x7x7 latent)", ldm, ldm_meta))
-    rows.append(run(f"pixel DDPM ({args.pixel})", pix, pix_meta))
+    width = ldm.config.base_channels
+    rows.append(run(f"latent diffusion (4x7x7 latent, U-Net base {width})", ldm, ldm_meta, args.ldm))
+    rows.append(run(f"pixel DDPM ({args.pixel}, U-Net base {pix.config.base_channels})", pix, pix_meta,
+                    args.pixel))
     speed = rows[1]["seconds_per_image"] / rows[0]["seconds_per_image"]
     fid_ratio = rows[0]["fid_lenet"] / rows[1]["fid_lenet"]
     targets = {"sampling_speedup": speed, "speed_target_met": speed >= 3.0, "fid_ratio": fid_ratio,
@@ -98,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         *md_table(["model", "ms / image", "FID-LeNet", "class accuracy", "precision", "recall", "train steps",
                    "train hours"], table), "",
         (f"- first stage (`{ldm.config.autoencoder}`) reconstructions of the test digits: PSNR {rec_psnr:.2f} dB (mean per image), "
-        f"FID-LeNet {rec_fid:.2f} (the floor of the latent model)"),
+        f"FID-LeNet {rec_fid:.2f} (the floor of the latent model); its training took "
+        f"{(train_seconds({}, ldm.config.autoencoder) or 0) / 3600:.2f} h more (the latent model's total: "
+        f"{((train_seconds({}, ldm.config.autoencoder) or 0) + (rows[0]['train_seconds'] or 0)) / 3600:.2f} h)"),
         (f"- sampling speed-up of the latent model: **{speed:.2f}x** (target >= 3x: "
         f"{'met' if targets['speed_target_met'] else 'not met'})"),
         (f"- FID ratio latent / pixel: **{fid_ratio:.2f}** (target <= 1.2: "
