@@ -80,6 +80,21 @@ class Trainable(nn.Module, metaclass=abc.ABCMeta):
                 getattr(self, name).eval()      # frozen parts keep their running statistics and no dropout
         return self
 
+    @staticmethod
+    def load_stage(run: str, expected: type, what: str, image_size: int, in_channels: int) -> nn.Module:
+        """The EMA model of an earlier training run, to be a :attr:`frozen` stage: of class ``expected`` and
+        for images of the given size and channels, else one-line errors naming the option ``what``."""
+        from aip.train.run import load_run  # imported here: train sits above models
+
+        model, _ = load_run(run, ema=True)
+        if not isinstance(model, expected):
+            raise TypeError(f"{what}: expected a run of aip train {expected.name}, got one of "
+                            f"{type(model).__name__}")
+        if (model.config.image_size, model.config.in_channels) != (image_size, in_channels):
+            raise ValueError(f"{what}: expected a {expected.name} of {in_channels} x {image_size} images, got "
+                             f"{model.config.in_channels} x {model.config.image_size}")
+        return model.eval()
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The parameters outside the :attr:`frozen` submodules."""
         skip = tuple(f"{name}." for name in self.frozen)

@@ -272,15 +272,8 @@ class LatentDiffusion(GenerativeModel):
         if not config.autoencoder:
             return KLAutoencoder(KLAEConfig(image_size=config.image_size, in_channels=config.in_channels,
                                             perceptual_weight=0.0)).eval()
-        from aip.train.run import load_run  # the run's EMA weights; imported here: train sits above models
-
-        ae, _ = load_run(config.autoencoder, ema=True)
-        if not isinstance(ae, KLAutoencoder):
-            raise TypeError(f"autoencoder: expected a run of aip train klae, got one of {type(ae).__name__}")
-        if (ae.config.image_size, ae.config.in_channels) != (config.image_size, config.in_channels):
-            raise ValueError(f"autoencoder: expected a KL autoencoder of {config.in_channels} x {config.image_size} "
-                             f"images, got {ae.config.in_channels} x {ae.config.image_size}")
-        return ae.eval()
+        return LatentDiffusion.load_stage(config.autoencoder, KLAutoencoder, "autoencoder", config.image_size,
+                                          config.in_channels)
 
     def optimizer_options(self, phase: str) -> dict[str, Any]:
         return {"lr": float(self.config.lr)}

@@ -140,15 +140,7 @@ class MaskGIT(GenerativeModel):
         if not config.tokenizer:
             return VQVAE(VQVAEConfig(image_size=config.image_size, in_channels=config.in_channels,
                                      prior="frequency")).eval()
-        from aip.train.run import load_run  # the run's EMA weights; imported here: train sits above models
-
-        tok, _ = load_run(config.tokenizer, ema=True)
-        if not isinstance(tok, VQVAE):
-            raise TypeError(f"tokenizer: expected a run of aip train vqvae, got one of {type(tok).__name__}")
-        if (tok.config.image_size, tok.config.in_channels) != (config.image_size, config.in_channels):
-            raise ValueError(f"tokenizer: expected a VQ-VAE of {config.in_channels} x {config.image_size} images, "
-                             f"got {tok.config.in_channels} x {tok.config.image_size}")
-        return tok.eval()
+        return MaskGIT.load_stage(config.tokenizer, VQVAE, "tokenizer", config.image_size, config.in_channels)
 
     # -- the network --------------------------------------------------------------------------------------
 
