@@ -80,6 +80,18 @@ class _Share:
             self.job.advance(amount)
 
 
+@contextmanager
+def _running(share: _Share) -> Iterator[None]:
+    """``share`` is the current part while the block runs; it counts in full when the block ends (when the
+    block raises, what its loops gave stays, and no more)."""
+    token = _SHARE.set(share)
+    try:
+        yield
+    finally:
+        _SHARE.reset(token)
+    share.give(share.size)
+
+
 class Job:
     """One bar over ``total`` units of work done in parts; see :func:`job`."""
 
@@ -97,13 +109,8 @@ class Job:
         """Run one part of ``size`` units: its first ``loops`` :func:`progress` loops (one after the other,
         such as a sampler's over several batches) report into this bar, ``size / loops`` each, and the
         part counts in full when it ends (when it raises, the bar is left where it is)."""
-        share = _Share(self, size, loops)
-        token = _SHARE.set(share)
-        try:
+        with _running(_Share(self, size, loops)):
             yield
-        finally:
-            _SHARE.reset(token)
-        share.give(share.size)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -127,13 +134,8 @@ def job(total: float, enabled: bool, desc: str, *, unit: str = "it") -> Iterator
 
         @contextmanager
         def nested_part(size: float, loops: int = 1) -> Iterator[None]:
-            share = _Share(_Forward(outer), room * float(size) / j.total if j.total > 0 else 0.0, loops)
-            token = _SHARE.set(share)
-            try:
+            with _running(_Share(_Forward(outer), room * float(size) / j.total if j.total > 0 else 0.0, loops)):
                 yield
-            finally:
-                _SHARE.reset(token)
-            share.give(share.size)
 
         j.part = nested_part  # type: ignore[method-assign]
     try:

@@ -66,7 +66,7 @@ def sample_metrics(samples: torch.Tensor, *, real_test: torch.Tensor, real_train
             fake_labels = labels.cpu().numpy() if labels is not None else logits.argmax(1).cpu().numpy()
             try:
                 out.update(within_class_diversity(f_fake, fake_labels, f_test, np.asarray(real_labels)))
-            except ValueError:
+            except ValueError:   # no class with 2 samples in both sets (tiny n): no diversity figure
                 pass
     return out
 

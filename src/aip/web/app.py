@@ -370,16 +370,20 @@ class Workbench:
             raise FileNotFoundError(f"run: expected one of the runs under --runs, got {name!r}")
         return self.runs / name
 
+    def run_log(self, name: str) -> list[dict[str, Any]]:
+        """The lines of a run's ``log.jsonl`` that parse (a line being written is skipped)."""
+        logf = self.run_path(name) / "log.jsonl"
+        out = []
+        for line in (logf.read_text().splitlines() if logf.is_file() else []):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
     def run_view(self, name: str) -> dict[str, Any]:
         run = self.run_path(name)
-        log = []
-        logf = run / "log.jsonl"
-        if logf.is_file():
-            for line in logf.read_text().splitlines():
-                try:
-                    log.append(json.loads(line))
-                except ValueError:
-                    continue
+        log = self.run_log(name)
         samples = sorted(p.name for p in (run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
         last = log[-1] if log else {}
         return {"name": name, "steps_logged": len(log), "last": _finite({k: v for k, v in last.items()
@@ -527,12 +531,10 @@ def create_app(work: WorkDir | None = None, *, runs: str | Path | None = None, d
 
     @app.get("/api/files/{job_id}/{name}")
     def result_file(job_id: str, name: str):
-        if name == "image.aipf":
-            p = bench.work.root / "results" / job_id / name
-            if len(job_id) != 32 or not all(c in "0123456789abcdef" for c in job_id) or not p.is_file():
-                raise FileNotFoundError("file: no such result")
-            return FileResponse(p, media_type="application/octet-stream", filename="image.aipf")
-        return FileResponse(bench.work.result_path(job_id, name), media_type="image/png")
+        path = bench.work.result_path(job_id, name)
+        if path.suffix == ".aipf":
+            return FileResponse(path, media_type="application/octet-stream", filename=name)
+        return FileResponse(path, media_type="image/png")
 
     @app.get("/api/runs")
     def runs_list():
@@ -544,15 +546,7 @@ def create_app(work: WorkDir | None = None, *, runs: str | Path | None = None, d
 
     @app.get("/api/runs/{name}/loss.png")
     def run_loss(name: str):
-        view = bench.run_path(name)
-        log = []
-        if (view / "log.jsonl").is_file():
-            for line in (view / "log.jsonl").read_text().splitlines():
-                try:
-                    log.append(json.loads(line))
-                except ValueError:
-                    continue
-        return Response(_loss_plot(log), media_type="image/png")
+        return Response(_loss_plot(bench.run_log(name)), media_type="image/png")
 
     @app.get("/api/runs/{name}/samples/{file}")
     def run_sample(name: str, file: str):

@@ -23,7 +23,7 @@ ALLOWED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "BMP": ".bmp"}
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024        # 25 MiB: a 12-megapixel JPEG or PNG photo fits
 DEFAULT_MAX_PIXELS = 16_000_000             # 16 megapixels: a 12-megapixel photo fits
 _ID = re.compile(r"^[0-9a-f]{32}$")
-_NAME = re.compile(r"^[a-z0-9_]{1,40}\.png$")
+_NAME = re.compile(r"^[a-z0-9_]{1,40}\.(png|aipf)$")   # result images and the codec's file
 
 
 class UploadError(ValueError):
