@@ -1,5 +1,7 @@
 """Learned restorers: shapes, the denoiser contract, losses that fall on tiny data, exact tiling."""
 
+import json
+
 import pytest
 import torch
 
@@ -182,3 +184,26 @@ def test_ffdnet_residual_option():
     torch.nn.init.zeros_(model.body[-1].bias)
     y = torch.rand(2, 1, 9, 10)
     torch.testing.assert_close(model.restore(y, sigma=0.1), y)
+
+
+def test_srgan_starts_from_a_trained_srresnet_run_and_ships_without_it(tmp_path):
+    from aip.data import Paired
+    from aip.models.srgan import SRGAN, SRGANConfig, SRResNet, SRResNetConfig
+    from aip.train import TrainConfig, Trainer
+    from aip.train.run import load_run
+    from aip.train.shipped import save_shipped
+
+    x = _smooth(8, 1, 16)
+    data = Paired(torch.nn.functional.avg_pool2d(x, 2), x, scale=2)
+    cfg = TrainConfig(steps=3, batch_size=4, lr=1e-3, sample_every=0, checkpoint_every=0, log_every=1)
+    net = SRResNet(SRResNetConfig(scale=2, n_blocks=1, features=8))
+    Trainer(net, data, cfg, tmp_path / "sr", progress=False).train()
+    (tmp_path / "sr" / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": net.config_dict()}))
+    ema, _ = load_run(tmp_path / "sr")
+    gan = SRGAN(SRGANConfig(scale=2, n_blocks=1, features=8, d_features=8, init=str(tmp_path / "sr")))
+    for k, v in ema.generator.state_dict().items():
+        torch.testing.assert_close(gan.generator.state_dict()[k], v)     # the generator starts from the run
+    with pytest.raises(ValueError, match=r"init: expected an srresnet of .* = \[1, 2, 1, 16\], got \[1, 2, 1, 8\]"):
+        SRGAN(SRGANConfig(scale=2, n_blocks=1, features=16, init=str(tmp_path / "sr")))
+    save_shipped(gan, "restore_srgan_test", {"name": "restore_srgan_test"}, root=tmp_path / "w")
+    assert json.loads((tmp_path / "w" / "restore_srgan_test.json").read_text())["model"]["init"] == ""

@@ -60,6 +60,9 @@ class Trainable(nn.Module, metaclass=abc.ABCMeta):
     #: Submodules trained before and kept fixed (staged training: a tokenizer, a first-stage autoencoder):
     #: their parameters get no gradient and are in no phase, and they stay in eval mode.
     frozen: ClassVar[tuple[str, ...]] = ()
+    #: Config fields that name a run whose weights start training (SRGAN from its SRResNet): a saved model
+    #: holds its own weights, so a shipped config clears them (the model loads without that run).
+    init_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any) -> None:
         super().__init__()

@@ -103,8 +103,11 @@ class SRResNet(RestorationModel):
 class SRGANConfig(SRResNetConfig):
     """SRGAN: the SRResNet generator plus a discriminator of ``d_features`` base channels (doubling every
     other layer, 8 convolutions as in the paper); loss = ``content_weight`` MSE + ``feature_weight`` feature
-    matching + ``adv_weight`` adversarial (``gan_loss``: non-saturating, hinge or least-squares)."""
+    matching + ``adv_weight`` adversarial (``gan_loss``: non-saturating, hinge or least-squares).
+    ``init``: a run of ``aip train srresnet`` of the same shape whose (EMA) generator starts the GAN, as in
+    the paper ("" starts from scratch)."""
 
+    init: str = ""
     d_features: int = 64
     content_weight: float = 1.0
     feature_weight: float = 1.0
@@ -149,12 +152,28 @@ class SRGAN(TwoPlayer, SRResNet):
 
     name: ClassVar[str] = "srgan"
     config_class = SRGANConfig
+    init_fields = ("init",)
 
     def __init__(self, config: SRGANConfig | None = None) -> None:
         config = config or SRGANConfig()
         super().__init__(config)
         self.discriminator = Discriminator(config.channels, config.d_features)
+        if config.init:
+            self.generator.load_state_dict(self._init_generator(config).state_dict())
 
+    @staticmethod
+    def _init_generator(config: SRGANConfig) -> nn.Module:
+        from aip.train.run import load_run  # imported here: train sits above models
+
+        model, _ = load_run(config.init, ema=True)
+        if not isinstance(model, SRResNet) or isinstance(model, SRGAN):
+            raise TypeError(f"init: expected a run of aip train srresnet, got one of {type(model).__name__}")
+        shape = ("channels", "scale", "n_blocks", "features")
+        want, got = ([getattr(c, k) for k in shape] for c in (config, model.config))
+        if want != got:
+            raise ValueError(f"init: expected an srresnet of channels, scale, n_blocks, features = {want}, "
+                             f"got {got}")
+        return model.generator
 
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import feature_matching, gan_d_loss, gan_g_loss

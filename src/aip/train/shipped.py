@@ -110,7 +110,8 @@ def save_shipped(model: Trainable, asset: str, meta: dict[str, Any], *, root: st
     """Write asset ``asset`` (``gen_<name>_<dataset>``, ``restore_*``): the weights (parameters as float16,
     buffers as float32) and ``meta`` with the model's config, through :func:`aip.io.assets.save_asset`."""
     params = [k for k, _ in model.named_parameters()]
-    return save_asset(asset, model.state_dict(), {**meta, "model": model.config_dict()}, half_params=params,
+    config = {**model.config_dict(), **{f: "" for f in model.init_fields}}
+    return save_asset(asset, model.state_dict(), {**meta, "model": config}, half_params=params,
                       root=root, force=force)
 
 
