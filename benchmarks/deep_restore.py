@@ -271,6 +271,13 @@ def _sparse_refuses(scale: int) -> str | None:
     return None
 
 
+def _sharpness(scale: int):
+    """``measure`` of an SR row: the high-frequency ratio above the low-resolution Nyquist frequency."""
+    from aip.metrics import high_frequency_ratio
+
+    return lambda clean, out: {"hf_ratio": high_frequency_ratio(clean, out, cutoff=0.5 / scale)}
+
+
 def bench_sr(run: Runner, nets, images, size, scales=(2, 4)) -> None:
     import aip.restore as R
 
@@ -287,14 +294,15 @@ def bench_sr(run: Runner, nets, images, size, scales=(2, 4)) -> None:
             key = f"sr-{image}-x{s}" if image == images[0] else None
             if key:
                 run.strips[key] = [("clean", clean)]
+            sharp = _sharpness(s)
             run.run("sr", setting, image, "aip:bicubic", lambda: R.upscale(lr, s, "bicubic"), clean, shave=s,
-                    strip_key=key)
+                    strip_key=key, measure=sharp)
             if not refused:
                 run.run("sr", setting, image, "aip:sparse", lambda: R.upscale(lr, s, "sparse"), clean, shave=s,
-                        strip_key=key)
+                        strip_key=key, measure=sharp)
             for net, rec in models:
                 run.run("sr", setting, image, f"net:{rec['label']}", lambda net=net: net_apply(net, lr, scale=s),
-                        clean, shave=s, strip_key=key)
+                        clean, shave=s, strip_key=key, measure=sharp)
 
 
 def _blurred_cases(run: Runner, images, size, task: str):
@@ -563,6 +571,21 @@ def targets(summary: list[dict], records: list[dict]) -> list[dict]:
         add(n2, None if sp is None else mp > sp,
             "sparse SR did not run (see notes)" if sp is None else f"{m} {mp:.2f} dB vs sparse {sp:.2f} dB "
                                                                   f"({mp - sp:+.2f})")
+    # SRGAN beside its PSNR-trained twin: sharper (HF ratio nearer the original's 1) at what PSNR cost
+    for s in (2, 3, 4):
+        by = {m: [r for r in records if r["kind"] == "sr" and r["scale"] == s and r["model"] == m]
+              for m in ("srgan", "srresnet")}
+        if not (by["srgan"] and by["srresnet"]):
+            continue
+        f = (lambda x, s=s: x.endswith(f"/x{s}"))
+        gm, tm = (f"net:{by[m][0]['label']}" for m in ("srgan", "srresnet"))
+        gp, tp = (_mean(summary, "sr", m, f) for m in (gm, tm))
+        gh, th = (_mean(summary, "sr", m, f, key="hf_ratio") for m in (gm, tm))
+        name = f"SR x{s}: SRGAN sharper than its PSNR-trained twin (HF ratio nearer 1), PSNR reported"
+        if None in (gp, tp, gh, th):
+            add(name, None, "SRGAN or SRResNet did not run")
+        else:
+            add(name, abs(gh - 1) < abs(th - 1), f"{gm} {gp:.2f} dB, HF {gh:.2f} vs {tm} {tp:.2f} dB, HF {th:.2f}")
     # 3. PnP deblurring
     pm, pp = _best(summary, "deblur", "pnp:")
     tv, cl = _mean(summary, "deblur", "aip:tv"), _mean(summary, "deblur", "aip:pnp")
@@ -609,12 +632,22 @@ def _task_table(summary, task: str) -> list[str]:
     rows = [r for r in summary if r["task"] == task]
     cols = sorted({r["setting"] for r in rows}, key=lambda s: (len(s), s))
     cell = {(r["method"], r["setting"]): r for r in rows}
-    body = [[m] + [f"{c['psnr']:.2f} / {c['ssim']:.3f} / {c['time_s']:.3g}" if c else "-"
-                   for c in (cell.get((m, s)) for s in cols)] for m in dict.fromkeys(r["method"] for r in rows)]
-    return md_table(["method", *(f"{s} PSNR / SSIM / s" for s in cols)], body)
+    hf = task == "sr" and any("hf_ratio" in r for r in rows)
+
+    def fmt(c):
+        if not c:
+            return "-"
+        text = f"{c['psnr']:.2f} / {c['ssim']:.3f} / {c['time_s']:.3g}"
+        return text + (f" / {c['hf_ratio']:.2f}" if "hf_ratio" in c else " / -") if hf else text
+
+    body = [[m] + [fmt(cell.get((m, s))) for s in cols] for m in dict.fromkeys(r["method"] for r in rows)]
+    what = "PSNR / SSIM / s / HF ratio" if hf else "PSNR / SSIM / s"
+    return md_table(["method", *(f"{s} {what}" for s in cols)], body)
 
 
-TITLES = {"denoise": "Denoising, gray", "colour": "Denoising, colour (RGB)", "sr": "Super-resolution (bicubic x2, x4)",
+TITLES = {"denoise": "Denoising, gray", "colour": "Denoising, colour (RGB)",
+          "sr": "Super-resolution (bicubic x2, x4; HF ratio: energy above the low-resolution Nyquist frequency "
+                "0.5 / scale cycles per pixel, over the original's: 1 = as sharp as the original)",
           "deblur": f"PnP deblurring ({DEBLUR_KERNEL}, sigma {DEBLUR_SIGMA}, circular)",
           "blind": f"Blind deblurring ({DEBLUR_KERNEL}, sigma {DEBLUR_SIGMA}, circular; {BLIND_SHAVE}-pixel border "
                    "left out)",

@@ -100,7 +100,9 @@ class Runner:
         return self.only is None or method in self.only or base in self.only
 
     def run(self, task: str, setting: str, image: str, method: str, fn, clean: np.ndarray, *,
-            shave: int = 0, strip_key: str | None = None, extra: dict | None = None) -> dict | None:
+            shave: int = 0, strip_key: str | None = None, extra: dict | None = None,
+            measure=None) -> dict | None:
+        """Run ``fn``, score it against ``clean``; ``measure(clean, out)`` (both shaved) may add figures to the row."""
         if not self.wanted(method) or (self.strip_only and strip_key is None):
             return None
         try:
@@ -130,6 +132,11 @@ class Runner:
             row["param"] = param
         if extra:
             row.update(extra)
+        if measure is not None:
+            c, o = clean, np.clip(out, 0, 1)
+            if shave:
+                c, o = c[shave:-shave, shave:-shave], o[shave:-shave, shave:-shave]
+            row.update(measure(c, o))
         self.rows.append(row)
         print(f"  {task:8s} {setting:14s} {image:10s} {method:28s} {p:6.2f} dB  {s:.4f}  {secs:7.2f} s"
               + (f"  ({param})" if param is not None else ""), flush=True)
@@ -379,16 +386,22 @@ def bench_sr(run: Runner, images, size, scales=(2, 3)) -> None:
 # --------------------------------------------------------------------------------------------------------
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Mean PSNR/SSIM/time per (task, setting without the image, method)."""
+    """Mean PSNR/SSIM/time (and any figure in ``EXTRA_FIGURES`` every row has) per (task, setting without the
+    image, method)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["task"], r["setting"], r["method"]), []).append(r)
     out = []
     for (task, setting, method), rs in groups.items():
-        out.append({"task": task, "setting": setting, "method": method, "n": len(rs),
-                    "psnr": float(np.mean([r["psnr"] for r in rs])), "ssim": float(np.mean([r["ssim"] for r in rs])),
-                    "time_s": float(np.mean([r["time_s"] for r in rs]))})
+        row = {"task": task, "setting": setting, "method": method, "n": len(rs)}
+        for key in ("psnr", "ssim", "time_s", *(k for k in EXTRA_FIGURES if all(k in r for r in rs))):
+            row[key] = float(np.mean([r[key] for r in rs]))
+        out.append(row)
     return out
+
+
+#: Figures besides PSNR/SSIM/time that :func:`summarise` averages where a method's rows all have them
+EXTRA_FIGURES = ("hf_ratio",)
 
 
 def _mean(summary, task, method, setting_filter=lambda s: True, key="psnr"):

@@ -68,3 +68,27 @@ def test_ssim_window_equals_scipy_gaussian_filter():
     a = np.random.default_rng(0).random((37, 53))
     ref = ndimage.gaussian_filter(a, 1.5, truncate=3.5, mode="reflect")
     assert np.abs(_separable(a, taps) - ref).max() < 1e-12
+
+
+def test_high_frequency_ratio_measures_detail_above_the_cutoff():
+    from scipy.ndimage import gaussian_filter
+
+    from aip.metrics import high_frequency_ratio
+
+    i, j = np.mgrid[0:64, 0:64]
+    low = np.cos(2 * np.pi * 4 * i / 64)            # 0.0625 cycles / pixel
+    high = np.cos(2 * np.pi * 24 * j / 64)          # 0.375 cycles / pixel
+    ref = low + high
+    assert high_frequency_ratio(ref, ref) == pytest.approx(1.0)
+    assert high_frequency_ratio(ref, low + 0.5 * high) == pytest.approx(0.25)   # energy goes with amplitude^2
+    assert high_frequency_ratio(ref, low + 2 * high + 5.0) == pytest.approx(4.0)  # the mean does not count
+    rng = np.random.default_rng(0)
+    photo = gaussian_filter(rng.random((64, 64)), 1.0)
+    assert high_frequency_ratio(photo, gaussian_filter(photo, 1.5), cutoff=0.125) < 0.2   # blur: smoother
+    assert high_frequency_ratio(photo, photo + 0.05 * rng.standard_normal((64, 64)), cutoff=0.125) > 1.5
+    rgb = np.stack([ref, ref, ref], -1)
+    assert high_frequency_ratio(rgb, rgb * 0.5) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match=r"cutoff: expected a frequency in \(0, 0.5\]"):
+        high_frequency_ratio(ref, ref, cutoff=0.7)
+    with pytest.raises(ValueError, match="reference: expected some energy above the cutoff"):
+        high_frequency_ratio(np.ones((64, 64)), ref)

@@ -1,4 +1,4 @@
-"""Image quality and rate metrics: MSE, PSNR, SSIM, bits per pixel, compression ratio; FID for generative models."""
+"""Image quality and rate metrics: MSE, PSNR, SSIM, high-frequency ratio (sharpness), bits per pixel, compression ratio; FID for generative models."""
 
 from aip.metrics.fid import (
                             classifier_score,
@@ -8,7 +8,7 @@ from aip.metrics.fid import (
                             fid_from_features,
                             frechet_distance,
 )
-from aip.metrics.quality import mse, psnr, ssim
+from aip.metrics.quality import high_frequency_ratio, mse, psnr, ssim
 from aip.metrics.rate import bits_per_pixel, compression_ratio
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
                             "fid",
                             "fid_from_features",
                             "frechet_distance",
+                            "high_frequency_ratio",
                             "mse",
                             "psnr",
                             "ssim",
