@@ -48,3 +48,18 @@ def test_evaluate_reports_precision_recall_diversity_and_its_sampling():
     assert 0.0 <= res["precision"] <= 1.0 and 0.0 <= res["recall"] <= 1.0
     assert 0.0 < res["diversity_ratio"] < 2.0 and len(res["diversity_per_class"]) == 10
     assert res["sampling"] == {"temperature": 0.7} and res["n"] == 60
+    assert 0.0 <= res["border_haze_real"] < 0.05 and 0.0 <= res["border_haze"] <= 1.0   # real digits: black ring
+
+
+def test_border_haze_counts_grey_pixels_in_the_outer_ring():
+    from aip.metrics.diversity import border_haze
+
+    x = np.zeros((4, 1, 10, 10))
+    x[:, :, 3:7, 3:7] = 1.0                  # ink inside: no haze
+    assert border_haze(x) == 0.0
+    x[0, 0, 0, :] = 0.05                     # one grey top row in one image: 10 of the 4 * 64 ring pixels
+    assert border_haze(x) == pytest.approx(10 / (4 * 64))
+    assert border_haze(x, threshold=0.1) == 0.0
+    assert border_haze(x[:, 0], width=1) == pytest.approx(10 / (4 * 36))
+    with pytest.raises(ValueError, match=r"width: expected 1 <= width < 5"):
+        border_haze(x, width=5)

@@ -87,3 +87,21 @@ def within_class_diversity(fake: Any, fake_labels: Any, real: Any, real_labels: 
     if not per:
         raise ValueError("labels: expected at least one class with 2 or more samples in both sets")
     return {"diversity_ratio": float(np.mean(list(per.values()))), "diversity_per_class": per}
+
+
+def border_haze(images: Any, *, width: int = 2, threshold: float = 0.02) -> float:
+    """Background artefacts of generated images on a black background (digits): the fraction of the pixels in
+    the outer ring ``width`` pixels wide that are above ``threshold`` (images in [0, 1], (N, C, H, W) or
+    (N, H, W)). Real digits keep that ring black (about 1%); a grey haze or a grid texture of a sampler shows
+    as tens of percent."""
+    a = np.asarray(images.detach().cpu().numpy() if hasattr(images, "detach") else images, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4:
+        raise ValueError(f"images: expected (N, C, H, W) or (N, H, W), got shape {a.shape}")
+    w = int(width)
+    if w < 1 or 2 * w >= min(a.shape[-2:]):
+        raise ValueError(f"width: expected 1 <= width < {min(a.shape[-2:]) / 2:g} (half the image side), got {width}")
+    ring = np.ones(a.shape[-2:], dtype=bool)
+    ring[w:-w, w:-w] = False
+    return float((a[..., ring] > threshold).mean())

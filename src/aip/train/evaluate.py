@@ -43,14 +43,19 @@ def sample_metrics(samples: torch.Tensor, *, real_test: torch.Tensor, real_train
                    real_labels: Any = None) -> dict[str, Any]:
     """FID of ``samples`` against ``real_test`` (and the train-vs-test floor), improved precision and recall
     (k = 3) on the same features, classifier score, the accuracy of ``classifier`` on ``labels``
-    (conditional samples) and, given ``real_labels`` of ``real_test``, the within-class diversity ratio."""
-    from aip.metrics.diversity import precision_recall, within_class_diversity
+    (conditional samples) and, given ``real_labels`` of ``real_test``, the within-class diversity ratio; the
+    border haze (:func:`aip.metrics.diversity.border_haze`) of samples and real images where the images have
+    a border (at least 8 pixels a side)."""
+    from aip.metrics.diversity import border_haze, precision_recall, within_class_diversity
 
     f_fake = extract_features(samples, feature_fn, batch_size=batch_size)
     f_test = extract_features(real_test, feature_fn, batch_size=batch_size)
     out: dict[str, Any] = {"fid": fid_from_features(f_fake, f_test)}
     if min(len(f_fake), len(f_test)) > 3:
         out.update(precision_recall(f_test, f_fake, k=3))
+    if min(samples.shape[-2:]) >= 8:
+        out["border_haze"] = border_haze(samples)
+        out["border_haze_real"] = border_haze(real_test)
     if real_train is not None:
         out["fid_floor"] = fid_from_features(extract_features(real_train, feature_fn, batch_size=batch_size),
                                              f_test)
