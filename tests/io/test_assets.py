@@ -33,7 +33,7 @@ SHIPPED_SHA256 = {
     "lenet_digits": "feeff9135bc01e28d6726ef0e867230ea0d77ca4cf4cafbab3b11ba4f4c02313",
     "lenet_digits8": "4b56151104f7bf29984bc578239d17beac128e8309da1557136e8358f22fc319",
     "lenet_faces": "84fddd8de02d0ad06f1efdb5bb6f915fee70c486606c2240661e17038b621be1",
-    "lenet_patches": "6c534a2b2d202168af22e06a20bca4e9e5e60ee02b8e1eabae7065f89a30ef85",
+    "lenet_patches": "f9f113ec336c363078e94d34b7eedf0cd32570dcd281fd0300109407b409e7e6",
     "sparse_sr": "132f6215bdc683c9c7c14e5896ec7072194def679bc2de7d6a61c424b605ab99",
     "restore_espcn_x2_gray": "89b350dc76a5d0f07d5c0bea064ccd1031a38949ea77518f52837f5153b3e2a5",
     "restore_espcn_x4_gray": "2127d2313131f77148cad17d71143b83e660a15393aa8285ac5f693a72bcc285",

@@ -61,8 +61,49 @@ def test_tasks_make_their_sources():
     rgb = torch.rand(2, 3, 5, 5)
     torch.testing.assert_close(luma(rgb), (0.299 * rgb[:, :1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:]))
     assert Luma().degrade(rgb)["y"].shape == (2, 1, 5, 5)
-    with pytest.raises(ValueError, match="task: expected one of edges, colorize"):
-        make_task("sketch")
+    with pytest.raises(ValueError, match="task: expected one of edges, colorize, sketch"):
+        make_task("pencil")
+
+
+def test_xdog_sketch_equals_its_formula_on_scipy_filters_and_leaves_flat_paper_white():
+    from scipy.ndimage import gaussian_filter
+
+    from aip.data.tasks import XDoG
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 1, 24, 24, generator=g).double()
+    t = XDoG(sigma=1.0, k=1.6, tau=0.98, eps=-0.01, phi=100.0)
+    out = t.degrade(x)["y"]
+    for i in range(2):
+        a = x[i, 0].numpy()
+        d = gaussian_filter(a, 1.0, mode="nearest", truncate=3) - 0.98 * gaussian_filter(a, 1.6, mode="nearest",
+                                                                                            truncate=3)
+        ref = np.clip(np.where(d >= -0.01, 1.0, 1 + np.tanh(100 * (d + 0.01))), 0, 1)
+        np.testing.assert_allclose(out[i, 0].numpy(), ref, atol=1e-4)   # float32 filters, slope phi = 100
+    flat = t.degrade(torch.full((1, 1, 16, 16), 0.4))["y"]
+    assert torch.equal(flat, torch.ones_like(flat))             # no edge: white paper
+    step = torch.zeros(1, 1, 16, 16)
+    step[..., 8:] = 1.0
+    s = t.degrade(step)["y"][0, 0, 8]
+    assert float(s.min()) < 0.2 and float(s[0]) == 1.0 and float(s[-1]) == 1.0   # one dark stroke at the edge
+    assert make_task("sketch").degrade(step)["y"].shape == (1, 1, 16, 16)
+
+
+def test_sketch_pair_is_unpaired_in_training_aligned_in_test_and_never_on_evaluation_photos():
+    from aip.data.builtin import BUILTIN, EVALUATION_PHOTOS, PAIRS, PATCH_PHOTOS
+    from aip.data.tasks import XDoG
+
+    assert not set(EVALUATION_PHOTOS) & set(PATCH_PHOTOS)
+    assert BUILTIN["patches"]("test")[2] == list(PATCH_PHOTOS)
+    a, b, la, lb = PAIRS["sketch"]("test")
+    assert a.shape == b.shape == (500, 32, 32) and (la == lb).all()
+    want = XDoG().degrade(torch.from_numpy(b[:20].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
+    err = np.abs(a[:20] / 255.0 - want)     # b's own sketches, up to the 8-bit rounding of b (slope phi = 100)
+    assert err.mean() < 0.002 and err.max() < 0.1
+    ta, tb, _, _ = PAIRS["sketch"]("train")
+    assert ta.shape == tb.shape == (10000, 32, 32)
+    again = XDoG().degrade(torch.from_numpy(tb[:50].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
+    assert np.abs(ta[:50] / 255.0 - again).mean() > 0.05         # the training sketches are of other crops
 
 
 def _pairs(n=8, size=16):
@@ -105,7 +146,7 @@ def test_pix2pix_loss_falls_on_tiny_pairs(gan_weight):
 def test_bad_configs_are_one_line_errors():
     with pytest.raises(ValueError, match=r"task colorize: expected colour targets \(channels 3\), got channels 1"):
         Pix2Pix(Pix2PixConfig(task="colorize", channels=1))
-    with pytest.raises(ValueError, match="task: expected one of edges, colorize, degrade"):
+    with pytest.raises(ValueError, match="task: expected one of edges, colorize, sketch, degrade"):
         Pix2Pix(Pix2PixConfig(task="paint"))
     m = Pix2Pix(Pix2PixConfig(task="colorize", channels=3, **TINY))
     assert m.restore(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)

@@ -2,7 +2,7 @@
 
 Built-in (no network): ``digits`` (seeded synthetic 28x28 MNIST-like digits from the DejaVu fonts),
 ``digits8`` (scikit-learn's 8x8 digits), ``faces`` (scikit-image's 200 LFW crops, 25x25), ``patches``
-(32x32 patches of the bundled photos). User folders: MNIST / Fashion-MNIST IDX files (optionally .gz),
+(32x32 patches of the bundled photos but the evaluation ones). User folders: MNIST / Fashion-MNIST IDX files (optionally .gz),
 CIFAR-10 python batches, one image sub-folder per class. Restoration (:mod:`aip.data.paired`):
 :class:`Paired`, :class:`Unpaired` and :class:`Degraded` (fresh degradations every batch), batch dicts
 drawn by the same resumable :class:`BatchStream`.

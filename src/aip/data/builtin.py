@@ -46,28 +46,41 @@ def _faces(split: str):
     return x[m], y[m], ["face", "non-face"]
 
 
-PATCH_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "coins", "moon", "brick", "grass", "gravel",
-                "rocket", "hubble_deep_field", "horse", "page", "text")
+#: scikit-image's evaluation photos (../shared/DATA.md): never in a training set
+EVALUATION_PHOTOS = ("camera", "astronaut", "coffee", "chelsea")
+#: the bundled photos the built-in ``patches`` (and ``sketch``) sets cut crops from: all but the evaluation ones
+PATCH_PHOTOS = ("coins", "moon", "brick", "grass", "gravel", "rocket", "hubble_deep_field", "horse", "page", "text")
 PATCH_SIZE = 32
 PATCH_COUNT = {"train": (20000, 11), "test": (2000, 12)}
 
 
-def _patches(split: str):
-    """Random 32x32 gray patches of scikit-image's bundled photos (seeded); the label is the photo index."""
+def _photo_crops(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` seeded random ``size`` x ``size`` gray crops (float in [0, 1]) of the :data:`PATCH_PHOTOS`, the
+    photos in a shuffled order, and the index of each crop's photo."""
     from aip.io import load_sample
 
-    n, seed = PATCH_COUNT[split]
     rng = np.random.default_rng(seed)
     photos = [load_sample(name, gray=True) for name in PATCH_PHOTOS]
     which = np.arange(n) % len(photos)
     rng.shuffle(which)
-    out = np.empty((n, PATCH_SIZE, PATCH_SIZE), np.uint8)
+    out = np.empty((n, size, size), np.float32)
     for i, k in enumerate(which):
         img = photos[k]
-        r = rng.integers(0, img.shape[0] - PATCH_SIZE + 1)
-        c = rng.integers(0, img.shape[1] - PATCH_SIZE + 1)
-        out[i] = np.round(img[r:r + PATCH_SIZE, c:c + PATCH_SIZE] * 255).astype(np.uint8)
-    return out, which.astype(np.int64), list(PATCH_PHOTOS)
+        r, c = rng.integers(0, img.shape[0] - size + 1), rng.integers(0, img.shape[1] - size + 1)
+        out[i] = img[r:r + size, c:c + size]
+    return out, which.astype(np.int64)
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
+def _patches(split: str):
+    """Random 32x32 gray patches of scikit-image's bundled photos but the evaluation ones (seeded); the label
+    is the photo index."""
+    n, seed = PATCH_COUNT[split]
+    crops, which = _photo_crops(n, PATCH_SIZE, seed)
+    return _u8(crops), which, list(PATCH_PHOTOS)
 
 
 BUILTIN = {"digits": _digits, "digits8": _digits8, "faces": _faces, "patches": _patches}
@@ -86,6 +99,33 @@ def _fonts(split: str):
     return a, b, la, lb
 
 
+SKETCH_SIZE = 32
+SKETCH_COUNT = {"train": 10000, "test": 500}
+
+
+def _sketch(split: str):
+    """XDoG pencil sketches (domain A, :class:`aip.data.tasks.XDoG` of 32x32 crops) and gray photo crops
+    (domain B) of scikit-image's bundled photos but the evaluation ones. Training: 10,000 of each, the sketches
+    made from other crops than the photos (no pair is seen); test: 500 crops of one seed and their sketches, so
+    ``b[i]`` is the photo of sketch ``a[i]``."""
+    import torch
+
+    from aip.data.tasks import XDoG
+
+    def sketch(crops: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return XDoG().degrade(torch.from_numpy(crops)[:, None])["y"][:, 0].numpy()
+
+    n = SKETCH_COUNT[split]
+    if split == "train":
+        (a, la), (b, lb) = _photo_crops(n, SKETCH_SIZE, seed=31), _photo_crops(n, SKETCH_SIZE, seed=32)
+        a = sketch(a)
+    else:
+        b, lb = _photo_crops(n, SKETCH_SIZE, seed=33)
+        a, la = sketch(b), lb
+    return _u8(a), _u8(b), la, lb
+
+
 #: Built-in two-domain sets for unpaired translation: ``name -> split -> (a, b, labels_a, labels_b)``; their
 #: test splits are aligned pairs (the true mapping is known, so a translation can be scored).
-PAIRS = {"fonts": _fonts}
+PAIRS = {"fonts": _fonts, "sketch": _sketch}

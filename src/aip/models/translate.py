@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 PATCH_SIZES = ("1", "16", "70", "full")
-TASKS = ("edges", "colorize", "degrade")
+TASKS = ("edges", "colorize", "sketch", "degrade")
 
 
 def _norm(c: int) -> nn.Module:
@@ -171,13 +171,14 @@ def receptive_field(disc: PatchDiscriminator) -> int:
 
 @dataclass
 class Pix2PixConfig:
-    """pix2pix: ``task`` makes the source from the target (``edges``, ``colorize``, ``degrade``); ``channels``
+    """pix2pix: ``task`` makes the source from the target (``edges``, ``colorize``, ``sketch``: XDoG,
+    ``degrade``); ``channels``
     of the target (the data's); generator ``base``/``depth``; discriminator ``d_base`` and ``patch`` (1, 16,
     70 or full); loss ``gan_weight * cGAN + l1_weight * L1`` (the paper: 1 and 100; ``gan_weight=0`` is
     the L1-only U-Net); Adam 2e-4, betas (0.5, 0.999) as in the paper."""
 
     channels: int = 1
-    task: Literal["edges", "colorize", "degrade"] = "edges"
+    task: Literal["edges", "colorize", "sketch", "degrade"] = "edges"
     image_size: int = 64
     base: int = 32
     depth: int = 4
