@@ -206,3 +206,12 @@ def test_restoration_metrics_are_per_image_psnr_ssim_on_fixed_draws_colour():
     assert m["ssim"] == pytest.approx(sum(ss) / 5, abs=1e-4)
     assert restoration_metrics(net, data, seed=1, batch_size=2) == m  # the same draws every time
     assert restoration_metrics(net, data, seed=2, batch_size=2)["psnr"] != m["psnr"]
+
+
+def test_an_exact_restoration_counts_as_the_psnr_cap_not_infinity():
+    from aip.train.evaluate import PSNR_CAP
+
+    clean = smooth_images(4, 16, 3)
+    data = Degraded(clean, Physics(noise=None))                  # y == x: the identity restores exactly
+    m = restoration_metrics(TinyRestorer(TinyRestorerConfig()), data, seed=0)
+    assert m["psnr"] == m["psnr_input"] == PSNR_CAP == 100.0

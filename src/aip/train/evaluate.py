@@ -215,6 +215,10 @@ def restore_batch(model: Any, batch: dict[str, Any], device: Any) -> tuple[dict[
     return batch, out.float().cpu()
 
 
+#: PSNR (dB) credited to an exact restoration in :func:`restoration_metrics` (its own PSNR is infinite)
+PSNR_CAP = 100.0
+
+
 @torch.no_grad()
 def restoration_metrics(model: Any, data: Any, *, seed: int = 0, batch_size: int = 16,
                         data_range: float = 1.0, clip: bool = True) -> dict[str, float]:
@@ -225,7 +229,8 @@ def restoration_metrics(model: Any, data: Any, *, seed: int = 0, batch_size: int
     ``(seed, k)``. Restorations are clipped to [0, 1] (``clip``) and scored per image with
     :func:`aip.metrics.psnr` and :func:`aip.metrics.ssim` (channels last for colour), then averaged.
     ``psnr_input`` / ``ssim_input`` score the observations themselves when they have the clean images'
-    shape (clipped too with ``clip``; the gain is ``psnr - psnr_input``).
+    shape (clipped too with ``clip``; the gain is ``psnr - psnr_input``). An exact image counts as
+    :data:`PSNR_CAP` dB, so one flat crop restored exactly does not make the mean infinite.
 
     Parameters
     ----------
@@ -276,11 +281,11 @@ def restoration_metrics(model: Any, data: Any, *, seed: int = 0, batch_size: int
                 ref = _hwc(x[i])
                 ch = -1 if ref.ndim == 3 else None
                 est = _hwc(out[i])
-                scores["psnr"].append(psnr(ref, est, data_range=data_range))
+                scores["psnr"].append(min(psnr(ref, est, data_range=data_range), PSNR_CAP))
                 scores["ssim"].append(float(ssim(ref, est, data_range=data_range, channel_axis=ch)))
                 if same:
                     obs = _hwc(b["y"][i].clamp(0.0, 1.0) if clip else b["y"][i])
-                    scores["psnr_input"].append(psnr(ref, obs, data_range=data_range))
+                    scores["psnr_input"].append(min(psnr(ref, obs, data_range=data_range), PSNR_CAP))
                     scores["ssim_input"].append(float(ssim(ref, obs, data_range=data_range, channel_axis=ch)))
     finally:
         model.train(was)
