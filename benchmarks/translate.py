@@ -10,12 +10,18 @@
    true translation, content kept (the shipped LeNet's class of G(a) equals the digit) and the target-style rate
    (a sans/serif logistic-regression classifier on pixels, fitted here on training digits of both families, calls
    G(a) serif); the same two rates for the untranslated inputs and the true translations give the scale.
+3. The sketch pair (built-in ``sketch``: XDoG sketches <-> 32x32 photo crops): a CycleGAN trained unpaired and
+   pix2pix trained on pairs (``--data patches --task sketch``), both sketch -> photo, scored by PSNR against the
+   true photos of the 500 aligned test pairs; the CycleGAN's other direction (photo -> sketch) against the true
+   sketches. Target (issue 13): the CycleGAN within 2 dB of pix2pix.
 
 Usage::
 
     python benchmarks/translate.py --colorize l1=RUN --colorize p70=RUN ... --cyclegan RUN
+    python benchmarks/translate.py --sketch-cyclegan RUN --sketch-pix2pix RUN --out-prefix translate_sketch
 
-Writes ``results/translate.md``, ``.json`` and ``translate_colorize_strip.png`` / ``translate_cyclegan_strip.png``.
+Writes ``results/<prefix>.md``, ``.json`` (prefix ``translate``) and ``<prefix>_colorize_strip.png`` /
+``<prefix>_cyclegan_strip.png`` / ``<prefix>_sketch_strip.png``.
 """
 
 from __future__ import annotations
@@ -155,12 +161,57 @@ def cyclegan_section(run: str, n: int = 1000) -> tuple[dict, dict[str, torch.Ten
     return out, {"a": a[:10], "G(a)": fake[:10], "F(G(a))": back[:10], "b (truth)": b[:10]}
 
 
+def _psnr_each(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean per-image PSNR (dB, range 1), exact images counted as 100 dB."""
+    mse = ((x.clamp(0, 1) - ref) ** 2).mean((1, 2, 3))
+    return float((10 * torch.log10(1 / mse.clamp_min(1e-10))).clamp_max(100.0).mean())
+
+
+def sketch_section(cyc_run: str, p2p_run: str, n: int = 500) -> tuple[dict, dict[str, torch.Tensor]]:
+    from aip.data.builtin import PAIRS
+
+    cyc, cmeta = load_run(cyc_run)
+    p2p, pmeta = load_run(p2p_run)
+    a, b, _, _ = PAIRS["sketch"]("test")
+    a, b = (torch.from_numpy(v[:n].astype(np.float32) / 255)[:, None] for v in (a, b))
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        fake_b = cyc.translate(a, "a2b")
+        t_cyc = (time.perf_counter() - t0) / n
+        fake_a = cyc.translate(b, "b2a")
+        back = cyc.translate(fake_b, "b2a")
+        t0 = time.perf_counter()
+        p2p_b = p2p.restore(a)
+        t_p2p = (time.perf_counter() - t0) / n
+    rows = {"sketch itself": {"psnr": _psnr_each(a, b)},
+            "pix2pix, trained on pairs": {"psnr": _psnr_each(p2p_b, b), "step": pmeta["step"],
+                                          "seconds_per_image": t_p2p},
+            "CycleGAN G, unpaired": {"psnr": _psnr_each(fake_b, b), "step": cmeta["step"], "seconds_per_image": t_cyc}}
+    out = {"n": n, "runs": {"cyclegan": cyc_run, "pix2pix": p2p_run}, "sketch_to_photo": rows,
+           "photo_to_sketch_psnr": _psnr_each(fake_a, a), "cycle_psnr": _psnr_each(back, a)}
+    gap = rows["pix2pix, trained on pairs"]["psnr"] - rows["CycleGAN G, unpaired"]["psnr"]
+    out["target"] = {"target": "sketch pair: CycleGAN within 2 dB of pix2pix trained on pairs (PSNR vs the true "
+                               "photos)", "status": "met" if gap <= 2.0 else "not met",
+                     "measured": (f"CycleGAN {rows['CycleGAN G, unpaired']['psnr']:.2f} dB vs pix2pix "
+                                  f"{rows['pix2pix, trained on pairs']['psnr']:.2f} dB (gap {gap:.2f} dB)")}
+    print(out, flush=True)
+    return out, {"a (sketch)": a[:12], "pix2pix(a)": p2p_b[:12], "G(a)": fake_b[:12], "b (true photo)": b[:12],
+                 "F(b)": fake_a[:12]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--colorize", action="append", default=[], metavar="NAME=RUN", help="a pix2pix colorization run")
     ap.add_argument("--cyclegan", default=None, metavar="RUN", help="a CycleGAN run on the font pair")
+    ap.add_argument("--sketch-cyclegan", default=None, metavar="RUN", help="a CycleGAN run on the sketch pair")
+    ap.add_argument("--sketch-pix2pix", default=None, metavar="RUN",
+                    help="a pix2pix run on patches with --task sketch (needed with --sketch-cyclegan)")
+    ap.add_argument("--out-prefix", default="translate", help="results file prefix (default translate)")
     args = ap.parse_args(argv)
+    if bool(args.sketch_cyclegan) != bool(args.sketch_pix2pix):
+        ap.error("--sketch-cyclegan and --sketch-pix2pix go together")
     one_thread()
+    pre = args.out_prefix
     res: dict = {"meta": run_meta()}
     if args.colorize:
         runs = dict(item.split("=", 1) for item in args.colorize)
@@ -168,20 +219,27 @@ def main(argv=None) -> int:
         from aip.train.trainer import save_image_grid
 
         rows = [torch.from_numpy(v[:, :128, :128]).permute(0, 3, 1, 2) for v in strips.values()]
-        save_image_grid(torch.cat(rows), RESULTS / "translate_colorize_strip.png", nrow=len(rows[0]))
+        save_image_grid(torch.cat(rows), RESULTS / f"{pre}_colorize_strip.png", nrow=len(rows[0]))
         res["colorize_strip_rows"] = list(strips)
     if args.cyclegan:
         res["cyclegan"], strip = cyclegan_section(args.cyclegan)
         from aip.train.trainer import save_image_grid
 
-        save_image_grid(torch.cat(list(strip.values())), RESULTS / "translate_cyclegan_strip.png", nrow=10)
-    write_results("translate", res, markdown(res))
-    print(markdown(res))
+        save_image_grid(torch.cat(list(strip.values())), RESULTS / f"{pre}_cyclegan_strip.png", nrow=10)
+    if args.sketch_cyclegan:
+        res["sketch"], strip = sketch_section(args.sketch_cyclegan, args.sketch_pix2pix)
+        from aip.train.trainer import save_image_grid
+
+        save_image_grid(torch.cat(list(strip.values())), RESULTS / f"{pre}_sketch_strip.png", nrow=12)
+        res["sketch_strip_rows"] = list(strip)
+    write_results(pre, res, markdown(res, pre))
+    print(markdown(res, pre))
     return 0
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, pre: str = "translate") -> str:
     m = r["meta"]
+    pre = Path(pre).name
     L = ["# Image-to-image translation: pix2pix and CycleGAN", "", f"{m['date']}, {m['machine']}, {m['threads']}.", ""]
     if "colorize" in r:
         L += ["## pix2pix colorization (held-out test photos, 256x256, gray in)", ""]
@@ -190,7 +248,7 @@ def markdown(r: dict) -> str:
                  f"{x['colour_fid']:.4f}", f"{x['seconds_per_image']:.3f}"] for x in r["colorize"]]
         L += md_table(["run", "patch", "gan weight", "steps", "PSNR", "colourfulness", "colour FID", "s / image"], rows)
         L += ["", (f"Strip (rows: {', '.join(r['colorize_strip_rows'])}; top-left 128x128 of each test photo): "
-                   "`translate_colorize_strip.png`."), ""]
+                   f"`{pre}_colorize_strip.png`."), ""]
     if "cyclegan" in r:
         c = r["cyclegan"]
         L += [f"## CycleGAN, DejaVu Sans -> Serif digits ({c['n']} aligned test pairs, step {c['step']})", ""]
@@ -200,7 +258,19 @@ def markdown(r: dict) -> str:
         L += ["", (f"Cycle reconstruction F(G(a)) PSNR {c['cycle_psnr']:.2f} dB; {c['seconds_per_image'] * 1000:.2f} "
                    f"ms per image each way. The style classifier (a LeNet, sans vs serif) is right on "
                    f"{c['style_accuracy']:.3f} of fresh digits. Strip (rows: a, G(a), F(G(a)), true b): "
-                   "`translate_cyclegan_strip.png`."), ""]
+                   f"`{pre}_cyclegan_strip.png`."), ""]
+    if "sketch" in r:
+        sk = r["sketch"]
+        L += [f"## Sketch pair: XDoG sketch -> photo ({sk['n']} aligned test pairs of 32x32 crops)", "",
+              f"Target: **{sk['target']['status']}**: {sk['target']['measured']}.", ""]
+        L += md_table(["sketch -> photo", "PSNR vs true photo", "step", "ms / image"],
+                      [[k, f"{v['psnr']:.2f}", v.get("step", "-"),
+                        f"{v['seconds_per_image'] * 1000:.2f}" if "seconds_per_image" in v else "-"]
+                       for k, v in sk["sketch_to_photo"].items()])
+        L += ["", (f"CycleGAN photo -> sketch (F) against the true sketches: {sk['photo_to_sketch_psnr']:.2f} dB; "
+                   f"cycle F(G(a)) against a: {sk['cycle_psnr']:.2f} dB. Runs: {sk['runs']}."), "",
+              f"![sketch]({pre}_sketch_strip.png)", "",
+              f"Strip rows: {', '.join(r['sketch_strip_rows'])}.", ""]
     return "\n".join(L)
 
 
