@@ -29,7 +29,7 @@ from aip.io.assets import (
 SHIPPED_SHA256 = {
     "gen_cgan_digits": "367ba6cb445778bc70315a8e05bb5c074d9969c367fded1c52d89002416ff42d",
     "gen_cvae_digits": "55fd22e6d22803459e43ef1165c1175eeec31dc6a2d6edeb90c9e657b7b3c51b",
-    "gen_ddpm_digits": "3ac9c9695310bc93607f73c45ac37652c8fbf8542a240402f0be714fa2ad68c9",
+    "gen_ddpm_digits": "d0ac3f5ddfcc502b45afa8267c0aa0afb261f1a69706204f87fb8dcd1507dd4b",
     "lenet_digits": "feeff9135bc01e28d6726ef0e867230ea0d77ca4cf4cafbab3b11ba4f4c02313",
     "lenet_digits8": "4b56151104f7bf29984bc578239d17beac128e8309da1557136e8358f22fc319",
     "lenet_faces": "84fddd8de02d0ad06f1efdb5bb6f915fee70c486606c2240661e17038b621be1",

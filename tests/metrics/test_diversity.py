@@ -58,8 +58,9 @@ def test_border_haze_counts_grey_pixels_in_the_outer_ring():
     x[:, :, 3:7, 3:7] = 1.0                  # ink inside: no haze
     assert border_haze(x) == 0.0
     x[0, 0, 0, :] = 0.05                     # one grey top row in one image: 10 of the 4 * 64 ring pixels
-    assert border_haze(x) == pytest.approx(10 / (4 * 64))
-    assert border_haze(x, threshold=0.1) == 0.0
+    assert border_haze(x, width=2) == pytest.approx(10 / (4 * 64))
+    assert border_haze(x) == pytest.approx(10 / (4 * 84))      # the default ring is 3 pixels wide
+    assert border_haze(x, width=2, threshold=0.1) == 0.0
     assert border_haze(x[:, 0], width=1) == pytest.approx(10 / (4 * 36))
     with pytest.raises(ValueError, match=r"width: expected 1 <= width < 5"):
         border_haze(x, width=5)

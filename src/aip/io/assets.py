@@ -47,10 +47,11 @@ _EXPORT = "python -m aip.train.shipped {run} {name}"
 #: in each asset's JSON). ``tests/train/test_shipped.py`` checks that the ``aip train`` commands reproduce
 #: the training config recorded in the shipped JSON.
 ASSET_COMMANDS: dict[str, str] = {
-    "gen_ddpm_digits": (
-        "OMP_NUM_THREADS=1 aip train ddpm --data digits --steps 11000 --batch-size 64 --lr 2e-3 --warmup 200 "
+    "gen_ddpm_digits": (  # v-prediction, no space-to-depth: no DDIM haze (benchmarks/results/ddim_training.md)
+        "OMP_NUM_THREADS=1 aip train ddpm --data digits --steps 8500 --batch-size 64 --lr 2e-3 --warmup 200 "
         "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --sample-every 0 --log-every 100 "
-        "--checkpoint-every 500 --num_classes 10 --base_channels 16 --schedule linear --out runs/gen_ddpm_digits"
+        "--checkpoint-every 500 --num_classes 10 --base_channels 16 --schedule linear --prediction v --patch_size 1 "
+        "--out runs/gen_ddpm_digits"
         " && " + _EXPORT.format(run="runs/gen_ddpm_digits", name="ddpm")),
     "gen_cvae_digits": (
         "OMP_NUM_THREADS=1 aip train cvae --data digits --steps 3000 --ema-decay 0.995 --seed 0 "
