@@ -44,7 +44,7 @@ def test_missing_weights_name_the_command(fake_store):
         learned.denoise_learned(np.zeros((8, 8), np.float32), 0.0)
 
 
-@pytest.mark.parametrize("method,scale", [("espcn", 2), ("espcn", 4), ("srcnn", 2), ("vdsr", 4)])
+@pytest.mark.parametrize("method,scale", [("espcn", 2), ("espcn", 4), ("srcnn", 2), ("vdsr", 4), ("srresnet", 4)])
 def test_shipped_sr_networks_beat_bicubic_on_a_test_image(method, scale):
     import aip.restore as R
     from aip.degrade import degrade

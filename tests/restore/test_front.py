@@ -359,7 +359,7 @@ def test_every_upscaler_through_the_front_door(method, clean, digit):
 
         if not (Path(aip.data.__file__).parent / "weights" / "sparse_sr.safetensors").exists():
             pytest.skip("sparse SR dictionaries not shipped yet (training them takes minutes)")
-    s = 4 if method == "vdsr" else 2  # the scale its weights ship for
+    s = 4 if method in ("vdsr", "srresnet", "srgan") else 2  # the scale its weights ship for
     lr = Downsample(s, "bicubic", mode="symmetric").A(clean)
     out = R.upscale(lr, s, method)
     assert out.shape == clean.shape

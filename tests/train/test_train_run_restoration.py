@@ -177,7 +177,8 @@ def test_export_restorer_writes_an_asset_learned_loads(photo_folder, tmp_path, m
         export_restorer(run, "restore_ffdnet_gray", root=root)
 
 
-@pytest.mark.parametrize("asset", ["restore_ffdnet_gray", "restore_espcn_x2_gray", "restore_espcn_x4_gray"])
+@pytest.mark.parametrize("asset", ["restore_ffdnet_gray", "restore_espcn_x2_gray", "restore_espcn_x4_gray",
+                                   "restore_srresnet_x4_gray"])
 def test_restorer_rebuild_command_reproduces_the_shipped_configs(asset):
     """The ``aip train`` half of a shipped restorer's ASSET_COMMANDS entry gives its recorded configs."""
     import shlex

@@ -98,6 +98,12 @@ ASSET_COMMANDS: dict[str, str] = {
         "--checkpoint-every 500 --eval-every 500 --crop 64 --scale 4 --depth 16 --features 32 "
         "--out runs/restore_vdsr_x4_gray"
         " && " + _EXPORT.format(run="runs/restore_vdsr_x4_gray", name="restore_vdsr_x4_gray")),
+    "restore_srresnet_x4_gray": (  # SRGAN's PSNR-trained twin (8 residual blocks of 48 channels)
+        "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train srresnet "
+        "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-3 --warmup 200 "
+        "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
+        "--eval-every 500 --crop 64 --scale 4 --n_blocks 8 --features 48 --out runs/restore_srresnet_x4_gray"
+        " && " + _EXPORT.format(run="runs/restore_srresnet_x4_gray", name="restore_srresnet_x4_gray")),
     "restore_msdeblur_gray": (  # blind: Gaussian blurs of random width 1-2.5 px, fresh every batch
         "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train msdeblur "
         "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-4 --warmup 100 "

@@ -211,6 +211,27 @@ def upscale_vdsr(image: Any, scale: int, *, channel_axis: int | None = None, til
     return upscale_learned(image, scale, model="vdsr", channel_axis=channel_axis, tile=tile, device=device)
 
 
+def upscale_srresnet(image: Any, scale: int, *, channel_axis: int | None = None, tile: int = 256,
+                     device: Any = None) -> np.ndarray:
+    """The ``upscale`` registry's ``"srresnet"``: the shipped SRResNet of that scale (residual blocks and
+    sub-pixel upsampling over a bicubic skip, trained for PSNR alone: SRGAN's twin; x4 ships).
+
+    References
+    ----------
+    C. Ledig et al., "Photo-realistic single image super-resolution using a generative adversarial network",
+    CVPR 2017.
+    """
+    return upscale_learned(image, scale, model="srresnet", channel_axis=channel_axis, tile=tile, device=device)
+
+
+def upscale_srgan(image: Any, scale: int, *, channel_axis: int | None = None, tile: int = 256,
+                  device: Any = None) -> np.ndarray:
+    """The ``upscale`` registry's ``"srgan"``: the shipped SRGAN of that scale (the SRResNet generator trained
+    on from the shipped SRResNet with a discriminator: pixel MSE + discriminator feature matching + adversarial
+    loss; sharper textures at some cost in PSNR; x4 ships). See :func:`upscale_srresnet` for the reference."""
+    return upscale_learned(image, scale, model="srgan", channel_axis=channel_axis, tile=tile, device=device)
+
+
 def deblur_learned(image: Any, psf: Any = None, *, sigma: float | None = None, model: str = "msdeblur",
                    channel_axis: int | None = None, tile: int = 512, device: Any = None) -> np.ndarray:
     """Blind deblurring with the shipped multi-scale CNN: the PSF and sigma are not used (it estimates the
