@@ -210,6 +210,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if bool(args.sketch_cyclegan) != bool(args.sketch_pix2pix):
         ap.error("--sketch-cyclegan and --sketch-pix2pix go together")
+    if not (args.colorize or args.cyclegan or args.sketch_cyclegan):
+        print("nothing to benchmark (give --colorize, --cyclegan or --sketch-cyclegan runs); results left as they are")
+        return 0
     one_thread()
     pre = args.out_prefix
     res: dict = {"meta": run_meta()}
