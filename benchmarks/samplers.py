@@ -145,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
               "deterministic DDIM follows to first order, so they approach the ODE's own samples in fewer "
               "evaluations. The cross-check compares aip's unclipped rows with diffusers'; diffusers' Heun also "
               "corrects the first interval, from s = 157 at t = 999, where the trapezoid rule is far off at few "
-              "evaluations (aip's Heun takes an Euler step there). The ODE's samples of this model are "
-              "themselves worse than ancestral sampling (ddim_gap.md: DDIM-1000 FID 40.6 against ancestral-1000 "
-              "22.0, a grey background haze), so an ODE solver alone cannot close the gap to the target: that "
-              "part is the noise estimator's."), ""]
+              "evaluations (aip's Heun takes an Euler step there). How close an ODE solver can come to ancestral "
+              "sampling is the noise estimator's part: the eps-prediction model shipped before (2x2 "
+              "space-to-depth stem) reached only 1.44x at 50 NFE (its DDIM samples carried a grey haze, "
+              "ddim_gap.md); the v-prediction model without the stem (ddim_training.md) is what the rows above "
+              "sample."), ""]
     write_results(str(RESULTS / prefix), {"meta": meta, "rows": rows, "target": target}, "\n".join(lines))
     print(target)
     return 0
