@@ -42,6 +42,7 @@ SHIPPED_SHA256 = {
     "restore_srcnn_x2_gray": "bd62e6e1c65109a5736a9e07d5c1a1a7a7559f683c8d573acb9acbbd8d06d946",
     "restore_vdsr_x4_gray": "9e13ce051cf95ef68c268e9dfce49828c4ce4f63b4023006ada8a60a743ae14c",
     "restore_srresnet_x4_gray": "8f07a003414ba1bb0caf06130f188f369c5fcd965e7157db883b1e065101bb1e",
+    "restore_srgan_x4_gray": "f5fc7939179a30fe47f313424ff6862c80332e7ef984f8be0e571cee524baf9d",
     "restore_msdeblur_gray": "d05bafb21b63b21a95d80b5cb0a9b2e88e5649790986f1b17a1ea29e9561fc66",
     "restore_context_encoder_gray": "2045d11c3038a2260e386a0ca696325b8267d3f67657266dabd596367a948967",
     "vit_digits": "d64f21c53615c16ee7627d45e64c153c19e249515e7f2e813785b417f1129fb5",

@@ -104,6 +104,12 @@ ASSET_COMMANDS: dict[str, str] = {
         "--lr-schedule cosine --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 --checkpoint-every 250 "
         "--eval-every 500 --crop 64 --scale 4 --n_blocks 8 --features 48 --out runs/restore_srresnet_x4_gray"
         " && " + _EXPORT.format(run="runs/restore_srresnet_x4_gray", name="restore_srresnet_x4_gray")),
+    "restore_srgan_x4_gray": (  # starts from the SRResNet run above (--init), as in the paper
+        "OMP_NUM_THREADS=1 aip train srgan --data ~/.cache/aip-wallpapers/photos_gray --steps 1000 --batch-size 16 "
+        "--lr 1e-4 --warmup 0 --lr-schedule constant --ema-decay 0.999 --grad-clip 1 --seed 0 --log-every 50 "
+        "--checkpoint-every 250 --eval-every 250 --crop 64 --scale 4 --n_blocks 8 --features 48 --d_features 32 "
+        "--init runs/restore_srresnet_x4_gray --out runs/restore_srgan_x4_gray"
+        " && " + _EXPORT.format(run="runs/restore_srgan_x4_gray", name="restore_srgan_x4_gray")),
     "restore_msdeblur_gray": (  # blind: Gaussian blurs of random width 1-2.5 px, fresh every batch
         "python benchmarks/training_photos.py && OMP_NUM_THREADS=1 aip train msdeblur "
         "--data ~/.cache/aip-wallpapers/photos_gray --steps 3000 --batch-size 16 --lr 1e-4 --warmup 100 "
