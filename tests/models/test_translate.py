@@ -97,13 +97,37 @@ def test_sketch_pair_is_unpaired_in_training_aligned_in_test_and_never_on_evalua
     assert BUILTIN["patches"]("test")[2] == list(PATCH_PHOTOS)
     a, b, la, lb = PAIRS["sketch"]("test")
     assert a.shape == b.shape == (500, 32, 32) and (la == lb).all()
-    want = XDoG().degrade(torch.from_numpy(b[:20].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
-    err = np.abs(a[:20] / 255.0 - want)     # b's own sketches, up to the 8-bit rounding of b (slope phi = 100)
+    want = XDoG().degrade(torch.from_numpy(a[:20].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
+    err = np.abs(b[:20] / 255.0 - want)     # a's own sketches, up to the 8-bit rounding of a (slope phi = 100)
     assert err.mean() < 0.002 and err.max() < 0.1
     ta, tb, _, _ = PAIRS["sketch"]("train")
     assert ta.shape == tb.shape == (10000, 32, 32)
-    again = XDoG().degrade(torch.from_numpy(tb[:50].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
-    assert np.abs(ta[:50] / 255.0 - again).mean() > 0.05         # the training sketches are of other crops
+    again = XDoG().degrade(torch.from_numpy(ta[:50].astype(np.float32) / 255)[:, None])["y"][:, 0].numpy()
+    assert np.abs(tb[:50] / 255.0 - again).mean() > 0.05         # the training sketches are of other crops
+
+
+def test_reverse_pix2pix_learns_the_task_itself():
+    """With reverse the generator maps x to task(x) (photo -> sketch) and is scored that way."""
+    from aip.data.tasks import XDoG
+    from aip.models.translate import Pix2Pix, Pix2PixConfig
+
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, 16, 16)
+    batch = {"x": x, "y": XDoG().degrade(x)["y"]}
+    net = Pix2Pix(Pix2PixConfig(task="sketch", reverse=True, image_size=16, base=8, depth=2, d_base=8,
+                                gan_weight=0.0))
+    ev = net.evaluation_batch(batch)
+    assert torch.equal(ev["y"], x) and torch.equal(ev["x"], batch["y"])
+    opt = torch.optim.Adam(net.parameters(), 2e-3)
+    first = None
+    for _ in range(60):
+        out = net.training_loss(batch, "g")
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        first = first if first is not None else float(out["l1"])
+    assert float(out["l1"]) < 0.6 * first
+    assert net.restore(x).shape == (8, 1, 16, 16)
 
 
 def _pairs(n=8, size=16):

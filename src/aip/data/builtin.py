@@ -104,10 +104,10 @@ SKETCH_COUNT = {"train": 10000, "test": 500}
 
 
 def _sketch(split: str):
-    """XDoG pencil sketches (domain A, :class:`aip.data.tasks.XDoG` of 32x32 crops) and gray photo crops
-    (domain B) of scikit-image's bundled photos but the evaluation ones. Training: 10,000 of each, the sketches
-    made from other crops than the photos (no pair is seen); test: 500 crops of one seed and their sketches, so
-    ``b[i]`` is the photo of sketch ``a[i]``."""
+    """Gray photo crops (domain A) and XDoG pencil sketches (domain B, :class:`aip.data.tasks.XDoG` of 32x32
+    crops) of scikit-image's bundled photos but the evaluation ones. Training: 10,000 of each, the sketches made
+    from other crops than the photos (no pair is seen); test: 500 crops of one seed and their sketches, so
+    ``b[i]`` is the true sketch of photo ``a[i]`` (photo -> sketch is the deterministic direction)."""
     import torch
 
     from aip.data.tasks import XDoG
@@ -119,10 +119,10 @@ def _sketch(split: str):
     n = SKETCH_COUNT[split]
     if split == "train":
         (a, la), (b, lb) = _photo_crops(n, SKETCH_SIZE, seed=31), _photo_crops(n, SKETCH_SIZE, seed=32)
-        a = sketch(a)
+        b = sketch(b)
     else:
-        b, lb = _photo_crops(n, SKETCH_SIZE, seed=33)
-        a, la = sketch(b), lb
+        a, la = _photo_crops(n, SKETCH_SIZE, seed=33)
+        b, lb = sketch(a), la
     return _u8(a), _u8(b), la, lb
 
 

@@ -8,8 +8,9 @@ so :class:`aip.data.Degraded` serves it like any degradation, with fresh crops e
 * :class:`Luma`: the Rec. 601 luma of a colour image (colorization learns its inverse), one channel.
 * :class:`XDoG`: a pencil-sketch stylisation, the extended difference of Gaussians of Winnemoeller et al. 2012
   (``G_sigma - tau G_{k sigma}`` of the luma through a soft threshold): white paper, dark strokes at the edges.
-  pix2pix learns sketch -> photo; the built-in unpaired pair ``sketch`` (:data:`aip.data.builtin.PAIRS`) has
-  the same mapping, so CycleGAN can be scored against it.
+  pix2pix learns sketch -> photo, or with ``reverse`` photo -> sketch (the deterministic direction); the
+  built-in unpaired pair ``sketch`` (:data:`aip.data.builtin.PAIRS`, photos -> sketches) has that mapping, so
+  CycleGAN can be scored against it.
 
 References
 ----------

@@ -175,7 +175,8 @@ class Pix2PixConfig:
     ``degrade``); ``channels``
     of the target (the data's); generator ``base``/``depth``; discriminator ``d_base`` and ``patch`` (1, 16,
     70 or full); loss ``gan_weight * cGAN + l1_weight * L1`` (the paper: 1 and 100; ``gan_weight=0`` is
-    the L1-only U-Net); Adam 2e-4, betas (0.5, 0.999) as in the paper."""
+    the L1-only U-Net); Adam 2e-4, betas (0.5, 0.999) as in the paper. ``reverse``: learn the task itself
+    (x -> task(x), e.g. photo -> sketch, the deterministic direction) instead of its inverse."""
 
     channels: int = 1
     task: Literal["edges", "colorize", "sketch", "degrade"] = "edges"
@@ -189,11 +190,22 @@ class Pix2PixConfig:
     gan_loss: Literal["non_saturating", "least_squares", "hinge"] = "non_saturating"
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    reverse: bool = False
+
+    @property
+    def task_channels(self) -> int:
+        """Channels of task(x): one for edges, sketches and gray, the data's for a degraded image."""
+        return self.channels if self.task == "degrade" else 1
 
     @property
     def in_channels(self) -> int:
-        """Channels of the source image: one for edges and gray, the target's for a degraded image."""
-        return self.channels if self.task == "degrade" else 1
+        """Channels of the source image: task(x)'s, or the data's with ``reverse``."""
+        return self.channels if self.reverse else self.task_channels
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the translation: the data's, or task(x)'s with ``reverse``."""
+        return self.task_channels if self.reverse else self.channels
 
     def validate(self) -> None:
         if self.channels not in (1, 3):
@@ -224,8 +236,8 @@ class Pix2Pix(TwoPlayer, RestorationModel):
         config.betas = tuple(config.betas)
         config.validate()
         super().__init__(config)
-        self.generator = UNetGenerator(config.in_channels, config.channels, config.base, config.depth)
-        self.discriminator = PatchDiscriminator(config.in_channels + config.channels, config.d_base, config.patch,
+        self.generator = UNetGenerator(config.in_channels, config.out_channels, config.base, config.depth)
+        self.discriminator = PatchDiscriminator(config.in_channels + config.out_channels, config.d_base, config.patch,
                                                 config.image_size)
 
     def restore(self, y: torch.Tensor, *, sigma: Any = None, **kwargs: Any) -> torch.Tensor:
@@ -236,10 +248,15 @@ class Pix2Pix(TwoPlayer, RestorationModel):
     def phases(self) -> list[str]:
         return ["d", "g"] if self.config.gan_weight > 0 else ["g"]
 
+    def evaluation_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Held-out pairs in the model's direction: with ``reverse``, x is scored from task(x)'s source x."""
+        return {**batch, "x": batch["y"], "y": batch["x"]} if self.config.reverse else batch
+
     def training_loss(self, batch: dict[str, Any], phase: str = "main") -> dict[str, torch.Tensor]:
         from aip.train.losses import gan_d_loss, gan_g_loss
 
         cfg = self.config
+        batch = self.evaluation_batch(batch)
         x, y = batch["x"], batch["y"]
         _check_batch(y, cfg.in_channels)
         if phase == "d":
