@@ -103,6 +103,15 @@ def timed(fn, *a, **k):
     return out, time.perf_counter() - t0
 
 
+def batch_psnr(x, ref) -> float:
+    """Mean per-image PSNR (dB, data range 1) of a (B, C, H, W) torch batch against ``ref``; an exact image
+    counts as 100 dB (MSE floored at 1e-10)."""
+    import torch
+
+    mse = ((x - ref) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
 def quality(clean: np.ndarray, out: np.ndarray, shave: int = 0) -> tuple[float, float]:
     """(PSNR, SSIM) of ``out`` clipped to [0, 1], with a border of ``shave`` pixels left out."""
     from aip.metrics import psnr, ssim

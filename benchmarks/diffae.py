@@ -24,7 +24,14 @@ Usage::
 
 from __future__ import annotations
 
-from _common import RESULTS, md_table, one_thread, run_meta, write_results  # first: pins the thread pools
+from _common import (  # first: pins the thread pools
+    RESULTS,
+    batch_psnr,
+    md_table,
+    one_thread,
+    run_meta,
+    write_results,
+)
 
 # isort: split
 import argparse
@@ -72,11 +79,6 @@ def measure(name: str, x: torch.Tensor) -> np.ndarray:
     return np.array([MEASURE[name](v[0].double().numpy()) for v in x])
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = (a - b).square().flatten(1).mean(1).clamp_min(1e-10)
-    return float((10 * torch.log10(1 / mse)).mean())
-
-
 def accuracy(lenet, x: torch.Tensor, labels: torch.Tensor) -> float:
     with torch.no_grad():
         return float((lenet(x).argmax(1) == labels).float().mean())
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         rec = model.reconstruct(x, steps=steps)
         secs = time.perf_counter() - t0
-        res["reconstruction"].append({"codes": "z_sem + inverted x_T", "steps": steps, "psnr": psnr(rec, x),
+        res["reconstruction"].append({"codes": "z_sem + inverted x_T", "steps": steps, "psnr": batch_psnr(rec, x),
                                       "accuracy": accuracy(lenet, rec, labels), "s_per_digit": secs / len(x)})
         strip_rows.append(rec[:10])
         print(res["reconstruction"][-1], flush=True)
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
         z = model.encode(x)
         xt = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
         sem = model.decode(z, xt, steps=steps)
-    res["reconstruction"].append({"codes": "z_sem only (x_T drawn)", "steps": steps, "psnr": psnr(sem, x),
+    res["reconstruction"].append({"codes": "z_sem only (x_T drawn)", "steps": steps, "psnr": batch_psnr(sem, x),
                                   "accuracy": accuracy(lenet, sem, labels), "s_per_digit": None})
     strip_rows.append(sem[:10])
     save_image_grid(torch.cat(strip_rows), f"{stem}_recon_strip.png", nrow=10)
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
     frames = [model.interpolate(x[i:i + 1], x[j:j + 1], 8, steps=steps) for i, j in pairs]
     save_image_grid(torch.cat(frames), f"{stem}_interp_strip.png", nrow=8)
     res["interpolation"] = {"pairs": [[int(labels[i]), int(labels[j])] for i, j in pairs], "frames": 8,
-                            "endpoint_psnr": float(np.mean([psnr(f[:1], x[i:i + 1]) for f, (i, _) in
+                            "endpoint_psnr": float(np.mean([batch_psnr(f[:1], x[i:i + 1]) for f, (i, _) in
                                                             zip(frames, pairs, strict=True)]))}
 
     # 3. manipulation

@@ -18,13 +18,19 @@ Usage::
 
 from __future__ import annotations
 
-from _common import RESULTS, md_table, one_thread, run_meta, write_results  # first: pins the thread pools
+from _common import (  # first: pins the thread pools
+    RESULTS,
+    md_table,
+    one_thread,
+    run_meta,
+    timed,
+    write_results,
+)
 
 # isort: split
 import argparse
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +49,6 @@ def sharpness(clean: torch.Tensor, out: torch.Tensor) -> float:
     """Mean high-frequency ratio over the digits (above the input's Nyquist frequency)."""
     return float(np.mean([high_frequency_ratio(c[0].numpy(), o[0].clamp(0, 1).numpy(), cutoff=0.5 / SCALE)
                           for c, o in zip(clean, out, strict=True)]))
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main(argv=None) -> int:
@@ -83,6 +82,7 @@ def main(argv=None) -> int:
                                      "input (nearest)": torch.repeat_interleave(
                                          torch.repeat_interleave(y, SCALE, -1), SCALE, -2)}
     rows: dict[str, dict] = {}
+    torch.set_grad_enabled(False)                 # inference only
 
     def score(name: str, out: torch.Tensor, secs: float, **extra) -> None:
         rows[name] = {**sc(out, secs), "hf_ratio": sharpness(clean, out), **extra}

@@ -27,7 +27,14 @@ Writes ``results/<prefix>.md``, ``.json`` (prefix ``translate``) and ``<prefix>_
 
 from __future__ import annotations
 
-from _common import RESULTS, md_table, one_thread, run_meta, write_results  # first: pins the thread pools
+from _common import (  # first: pins the thread pools
+    RESULTS,
+    batch_psnr,
+    md_table,
+    one_thread,
+    run_meta,
+    write_results,
+)
 
 # isort: split
 import argparse
@@ -156,16 +163,10 @@ def cyclegan_section(run: str, n: int = 1000) -> tuple[dict, dict[str, torch.Ten
     for name, x in (("input (sans)", a), ("true translation (serif)", b), ("G(a)", fake)):
         c, s = rates(x)
         out[name] = {"content_kept": c, "target_style_rate": s,
-                     "psnr_vs_truth": float((10 * torch.log10(1 / ((x - b) ** 2).mean((1, 2, 3)).clamp_min(1e-10))).mean())}
-    out["cycle_psnr"] = float((10 * torch.log10(1 / ((back - a) ** 2).mean((1, 2, 3)).clamp_min(1e-10))).mean())
+                     "psnr_vs_truth": batch_psnr(x, b)}
+    out["cycle_psnr"] = batch_psnr(back, a)
     print(out, flush=True)
     return out, {"a": a[:10], "G(a)": fake[:10], "F(G(a))": back[:10], "b (truth)": b[:10]}
-
-
-def _psnr_each(x: torch.Tensor, ref: torch.Tensor) -> float:
-    """Mean per-image PSNR (dB, range 1), exact images counted as 100 dB."""
-    mse = ((x.clamp(0, 1) - ref) ** 2).mean((1, 2, 3))
-    return float((10 * torch.log10(1 / mse.clamp_min(1e-10))).clamp_max(100.0).mean())
 
 
 def sketch_section(cyc_run: str, p2p_run: str, n: int = 500) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -187,12 +188,12 @@ def sketch_section(cyc_run: str, p2p_run: str, n: int = 500) -> tuple[dict, dict
         t0 = time.perf_counter()
         p2p_b = p2p.restore(a)
         t_p2p = (time.perf_counter() - t0) / n
-    rows = {"the photo itself": {"psnr": _psnr_each(a, b)},
-            "pix2pix, trained on pairs": {"psnr": _psnr_each(p2p_b, b), "step": pmeta["step"],
+    rows = {"the photo itself": {"psnr": batch_psnr(a, b)},
+            "pix2pix, trained on pairs": {"psnr": batch_psnr(p2p_b.clamp(0, 1), b), "step": pmeta["step"],
                                           "seconds_per_image": t_p2p},
-            "CycleGAN G, unpaired": {"psnr": _psnr_each(fake_b, b), "step": cmeta["step"], "seconds_per_image": t_cyc}}
+            "CycleGAN G, unpaired": {"psnr": batch_psnr(fake_b.clamp(0, 1), b), "step": cmeta["step"], "seconds_per_image": t_cyc}}
     out = {"n": n, "runs": {"cyclegan": cyc_run, "pix2pix": p2p_run}, "photo_to_sketch": rows,
-           "sketch_to_photo_psnr": _psnr_each(fake_a, a), "cycle_psnr": _psnr_each(back, a)}
+           "sketch_to_photo_psnr": batch_psnr(fake_a.clamp(0, 1), a), "cycle_psnr": batch_psnr(back.clamp(0, 1), a)}
     gap = rows["pix2pix, trained on pairs"]["psnr"] - rows["CycleGAN G, unpaired"]["psnr"]
     out["target"] = {"target": "sketch pair: CycleGAN within 2 dB of pix2pix trained on pairs (photo -> sketch, "
                                "PSNR vs the true sketches)", "status": "met" if gap <= 2.0 else "not met",
